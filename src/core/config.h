@@ -1,0 +1,43 @@
+/*
+ * config.h - every option of dnevnik, from one table.
+ *
+ * Precedence: command-line flag > environment variable (DNEVNIK_<NAME>) >
+ * config file (--config, KEY = VALUE lines) > built-in default. An invalid
+ * value anywhere is an error, never a silent default. Secrets (later: key
+ * files) are only accepted as file paths or environment, never as flags.
+ */
+#ifndef DN_CORE_CONFIG_H
+#define DN_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct dn_config {
+    char listen[128];          /* --listen host:port, default 127.0.0.1:8080 */
+    int threads;               /* --threads, event loops, default = cores */
+    int workers;               /* --workers, store workers, default 2*cores (sqlite) / 4*cores (pg) when 0 */
+    char db_url[1024];         /* --db, default sqlite:dnevnik.db */
+    size_t max_body;           /* --max-body bytes, default 1 MiB */
+    int request_timeout_ms;    /* --request-timeout, header/body/idle timeout, default 10000 */
+    int shutdown_timeout_ms;   /* --shutdown-timeout, default 10000 */
+    int max_connections;       /* --max-connections per process, default 10000 */
+    char log_level[16];        /* --log-level, default info */
+    char log_file[512];        /* --log-file, "-" = stderr (default) */
+    char access_log[512];      /* --access-log, "-" = stdout, "" = off (default "-") */
+    char data_dir[512];        /* --data-dir, files and keys, default ./data */
+    char config_file[512];     /* --config, optional */
+    int demo;                  /* --demo, seed a demo school on first start (0/1) */
+} dn_config_t;
+
+/** Fill cfg with the built-in defaults. */
+void dn_config_defaults(dn_config_t *cfg);
+/**
+ * Apply config file, environment and flags (argv[0] is the subcommand name,
+ * options follow). Returns 0, 1 when --help was asked (usage already printed
+ * to stdout), or a negative code with a message in err.
+ */
+int dn_config_load(dn_config_t *cfg, const char *command, int argc, char **argv, char *err, size_t errlen);
+/** Print the option table (flag, env var, default, description). */
+void dn_config_usage(FILE *out, const char *command);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * db.h - the store interface: one SQL connection, two backends.
+ *
+ * dnevnik writes its SQL once. Queries use `?` placeholders and the SQL
+ * subset that SQLite 3.40 and PostgreSQL 15 share (RETURNING, ON CONFLICT,
+ * CTEs, window functions). The PostgreSQL backend rewrites `?` to `$n` once,
+ * when it prepares the statement. Values cross the interface as int64,
+ * double, text or NULL; dates are ISO-8601 TEXT ('2026-09-01'), instants are
+ * int64 milliseconds since the epoch, booleans are 0/1 integers.
+ *
+ * Threading: a dn_db_t is owned by exactly one thread at a time (a worker of
+ * the dispatch pool). Nothing here is shared between connections except the
+ * read-only dn_query_t descriptors.
+ *
+ * Statements: a query is a static dn_query_t. The first use on a connection
+ * prepares it and caches the prepared statement on that connection (keyed by
+ * the descriptor's id, assigned atomically on first use), so the hot path
+ * never re-parses SQL.
+ *
+ * Durability: dn_db_commit() returns 0 only after the transaction is durable
+ * (SQLite: WAL with synchronous=FULL; PostgreSQL: synchronous_commit as the
+ * server is configured, 'on' by default). Outside an explicit transaction
+ * each statement is its own durable transaction.
+ */
+#ifndef DN_STORE_DB_H
+#define DN_STORE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dn_db dn_db_t;
+typedef struct dn_stmt dn_stmt_t;
+
+typedef enum { DN_DB_SQLITE = 1, DN_DB_POSTGRES = 2 } dn_db_backend_t;
+
+/** A statement descriptor; define as `static dn_query_t q = {"SELECT ..."};`. */
+typedef struct dn_query {
+    const char *sql;
+    int _id; /* assigned on first use; 0 = not yet assigned */
+} dn_query_t;
+
+/** Results of dn_stmt_step(). Errors are negative DN_E* codes. */
+enum { DN_DB_ROW = 1, DN_DB_DONE = 0 };
+
+/**
+ * Open a connection. url is "sqlite:PATH" (or a bare path ending in .db),
+ * or "postgresql://..." / "postgres://..." (any libpq conninfo URI).
+ * On failure returns a negative code and writes a message into err.
+ */
+int dn_db_open(const char *url, dn_db_t **out, char *err, size_t errlen);
+/** Close a connection and free its statement cache. NULL is allowed. */
+void dn_db_close(dn_db_t *db);
+dn_db_backend_t dn_db_backend(const dn_db_t *db);
+/** True when url names a backend dn_db_open understands. */
+int dn_db_url_valid(const char *url);
+
+/** Cheap liveness check (SELECT 1). 0 when the store answers. */
+int dn_db_ping(dn_db_t *db);
+/** Message of the last backend error on this connection ("" when none). */
+const char *dn_db_errmsg(const dn_db_t *db);
+
+/* Transactions. begin_write takes the write lock up front (SQLite BEGIN
+ * IMMEDIATE) so a read-then-write transaction cannot fail half way. */
+int dn_db_begin(dn_db_t *db);
+int dn_db_begin_write(dn_db_t *db);
+int dn_db_commit(dn_db_t *db);
+int dn_db_rollback(dn_db_t *db);
+
+/** Run one or more SQL statements without parameters or results (DDL). */
+int dn_db_exec(dn_db_t *db, const char *sql);
+
+/**
+ * Get the cached prepared statement for q, reset and with no bindings.
+ * Returns NULL on a prepare error (see dn_db_errmsg). The statement belongs
+ * to the connection: do not free it; it is reset by the next dn_db_prepare of
+ * the same query, so one query cannot be iterated twice at once.
+ */
+dn_stmt_t *dn_db_prepare(dn_db_t *db, dn_query_t *q);
+
+/* Bind parameters, idx from 1. Text is copied; len < 0 means strlen. */
+int dn_stmt_bind_int64(dn_stmt_t *st, int idx, int64_t v);
+int dn_stmt_bind_double(dn_stmt_t *st, int idx, double v);
+int dn_stmt_bind_text(dn_stmt_t *st, int idx, const char *s, long len);
+int dn_stmt_bind_null(dn_stmt_t *st, int idx);
+
+/**
+ * Execute (on the first call) and move to the next row.
+ * Returns DN_DB_ROW, DN_DB_DONE, or a negative code: DN_ECONFLICT for a
+ * unique/foreign-key/check violation, DN_EBUSY when the store is locked or
+ * unreachable for now, DN_EDB otherwise.
+ */
+int dn_stmt_step(dn_stmt_t *st);
+/** Run a statement to completion, ignoring rows. Same returns, DN_DB_DONE=0. */
+int dn_stmt_exec(dn_stmt_t *st);
+
+/* Column access for the current row, col from 0. Text stays valid until the
+ * next step/reset of this statement. A NULL reads as 0 / NULL. */
+int dn_stmt_column_count(dn_stmt_t *st);
+int dn_stmt_is_null(dn_stmt_t *st, int col);
+int64_t dn_stmt_int64(dn_stmt_t *st, int col);
+double dn_stmt_double(dn_stmt_t *st, int col);
+const char *dn_stmt_text(dn_stmt_t *st, int col, size_t *len);
+/** Rows changed by the last INSERT/UPDATE/DELETE run through st. */
+int64_t dn_stmt_changes(dn_stmt_t *st);
+
+/* Statistics for /metrics: filled by the backends, read by obs. */
+typedef struct dn_db_stats {
+    uint64_t queries;
+    uint64_t errors;
+} dn_db_stats_t;
+
+/** Hook called with every statement's execution time (ns); may be NULL. */
+typedef void (*dn_db_observer_fn)(uint64_t elapsed_ns, int failed);
+void dn_db_set_observer(dn_db_observer_fn fn);
+
+#endif
