@@ -1,1 +1,334 @@
-int main(void){return 0;}
+/*
+ * main.c - the dnevnik command line: the composition root.
+ *
+ * Subcommands are one table. `serve` wires the modules together: config ->
+ * logging -> store (migrations) -> routes -> metrics -> worker pools -> HTTP
+ * loops, and tears them down in reverse order. Nothing else in the tree knows
+ * how the pieces are assembled.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "http/server.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "store/db.h"
+#include "store/migrate.h"
+#include "domain/seed.h"
+#include "auth/auth.h"
+
+typedef int (*command_fn)(int argc, char **argv);
+
+static int cmd_serve(int argc, char **argv);
+static int cmd_migrate(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_seed_demo(int argc, char **argv);
+static int cmd_gen(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct {
+    const char *name;
+    command_fn fn;
+    const char *summary;
+} commands[] = {
+    {"serve", cmd_serve, "run the HTTP server (applies pending migrations first)"},
+    {"migrate", cmd_migrate, "apply pending database migrations and exit"},
+    {"seed-demo", cmd_seed_demo, "load the demo school into an empty store and print its logins"},
+    {"gen", cmd_gen, "generate a region-scale data set for benchmarks (--schools N --students N --seed S --logins-out F)"},
+    {"version", cmd_version, "print the version"},
+    {"help", cmd_help, "show this help, or `dnevnik help COMMAND` for a command's options"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "dnevnik %s - electronic school diary\n\nUsage: dnevnik COMMAND [OPTIONS]\n\nCommands:\n", DN_VERSION);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun `dnevnik COMMAND --help` for the options of a command.\n"
+                 "Options come from flags, DNEVNIK_* environment variables and --config FILE, in that order.\n");
+}
+
+/* Shared by every command: load the configuration or explain why not. */
+static int load_config(dn_config_t *cfg, const char *command, int argc, char **argv)
+{
+    char err[512] = "";
+    dn_config_defaults(cfg);
+    int rc = dn_config_load(cfg, command, argc, argv, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "dnevnik %s: %s\n", command, err);
+    return rc;
+}
+
+/* Open the store and bring its schema up to date. */
+static int open_and_migrate(const char *url, dn_db_t **out)
+{
+    char err[512] = "";
+    dn_db_t *db = NULL;
+    int applied = 0, rc;
+    if ((rc = dn_db_open(url, &db, err, sizeof(err))) != 0) {
+        dn_log_error("store", "cannot open the store %s: %s", url, err);
+        return rc;
+    }
+    if ((rc = dn_migrate_up(db, &applied, err, sizeof(err))) != 0) {
+        dn_log_error("store", "migration failed: %s", err);
+        dn_db_close(db);
+        return rc;
+    }
+    if (applied > 0)
+        dn_log_info("store", "applied %d migration(s); schema at version %d", applied,
+                    dn_migrate_latest(dn_db_backend(db)));
+    *out = db;
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    dn_config_t cfg;
+    dn_db_t *db = NULL;
+    int rc = load_config(&cfg, "migrate", argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (open_and_migrate(cfg.db_url, &db) != 0)
+        return 1;
+    dn_db_close(db);
+    return 0;
+}
+
+/* Store pool threads each own one connection. */
+static void *store_thread_init(int index, void *arg, char *err, size_t errlen)
+{
+    (void)index;
+    const char *url = arg;
+    dn_db_t *db = NULL;
+    if (dn_db_open(url, &db, err, errlen) != 0)
+        return NULL;
+    return db;
+}
+
+static void store_thread_fini(void *state)
+{
+    dn_db_close(state);
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static dn_app_t app; /* static: reachable for the whole process lifetime */
+    dn_workq_t *pools[DN_POOL_COUNT] = {0};
+    dn_db_t *db = NULL;
+    char err[512] = "";
+    int status = 1;
+    const char *env;
+
+    int rc = load_config(&app.config, "serve", argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (dn_log_init(dn_log_level_parse(app.config.log_level), app.config.log_file, app.config.access_log) != 0) {
+        fprintf(stderr, "dnevnik serve: cannot open the log files\n");
+        return 1;
+    }
+    env = getenv("DNEVNIK_TEST_ENDPOINTS");
+    app.test_endpoints = env != NULL && strcmp(env, "1") == 0;
+    app.threads = app.config.threads > 0 ? app.config.threads : default_threads();
+    app.workers = app.config.workers;
+    if (app.workers <= 0)
+        app.workers = (strncmp(app.config.db_url, "postgres", 8) == 0 ? 4 : 2) * default_threads();
+
+    if (open_and_migrate(app.config.db_url, &db) != 0)
+        goto done;
+    if (dn_auth_init(&app, err, sizeof(err)) != 0 || dn_auth_bootstrap(db, err, sizeof(err)) != 0) {
+        dn_log_error("auth", "%s", err);
+        goto done;
+    }
+    if (app.config.demo && !dn_seed_has_data(db)) {
+        dn_log_info("main", "loading the demo school (first start)");
+        if (dn_seed_demo(db, stdout) != 0) {
+            dn_log_error("main", "cannot load the demo school: %s", dn_db_errmsg(db));
+            goto done;
+        }
+    }
+    dn_db_close(db);
+    db = NULL;
+
+    app.router = dn_router_new();
+    if (app.router == NULL || dn_api_register(&app) != 0) {
+        dn_log_error("main", "cannot build the route table");
+        goto done;
+    }
+    {
+        int n = dn_router_count(app.router);
+        const char **names = calloc((size_t)n + 1, sizeof(char *));
+        const char **methods = calloc((size_t)n + 1, sizeof(char *));
+        for (int i = 0; names && methods && i < n; i++) {
+            names[i] = dn_router_get(app.router, i)->name;
+            methods[i] = dn_method_name(dn_router_get(app.router, i)->method);
+        }
+        rc = names && methods ? dn_metrics_init(n, names, methods) : DN_ENOMEM;
+        free(names);
+        free(methods);
+        if (rc != 0)
+            goto done;
+    }
+
+    pools[DN_POOL_STORE] = dn_workq_new("store", app.workers, store_thread_init, store_thread_fini,
+                                        app.config.db_url, err, sizeof(err));
+    if (pools[DN_POOL_STORE] == NULL) {
+        dn_log_error("main", "cannot start store workers: %s", err);
+        goto done;
+    }
+    pools[DN_POOL_CPU] = dn_workq_new("cpu", default_threads(), NULL, NULL, NULL, err, sizeof(err));
+    if (pools[DN_POOL_CPU] == NULL) {
+        dn_log_error("main", "cannot start CPU workers: %s", err);
+        goto done;
+    }
+
+    if (dn_server_run(&app, pools, err, sizeof(err)) != 0) {
+        dn_log_error("main", "%s", err);
+        goto done;
+    }
+    status = 0;
+
+done:
+    for (int i = DN_POOL_COUNT - 1; i >= 0; i--)
+        dn_workq_free(pools[i]); /* finishes queued work, closes store connections */
+    dn_db_close(db); /* still open only when start-up failed early */
+    dn_router_free(app.router);
+    app.router = NULL;
+    dn_auth_free(&app);
+    dn_metrics_free();
+    if (status == 0)
+        dn_log_info("main", "stopped");
+    dn_log_shutdown();
+    return status;
+}
+
+static int cmd_seed_demo(int argc, char **argv)
+{
+    dn_config_t cfg;
+    dn_db_t *db = NULL;
+    int rc = load_config(&cfg, "seed-demo", argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (open_and_migrate(cfg.db_url, &db) != 0)
+        return 1;
+    if (dn_seed_has_data(db)) {
+        fprintf(stderr, "dnevnik seed-demo: the store already has data; nothing done\n");
+        dn_db_close(db);
+        return 1;
+    }
+    rc = dn_seed_demo(db, stdout);
+    if (rc != 0)
+        fprintf(stderr, "dnevnik seed-demo: %s (%s)\n", dn_strerror(rc), dn_db_errmsg(db));
+    dn_db_close(db);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Parse a positive integer option value of gen; -1 on error. */
+static long parse_count(const char *name, const char *value)
+{
+    char *end = NULL;
+    long v = value ? strtol(value, &end, 10) : -1;
+    if (value == NULL || *end != '\0' || v <= 0) {
+        fprintf(stderr, "dnevnik gen: %s needs a positive integer, got '%s'\n", name, value ? value : "");
+        return -1;
+    }
+    return v;
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+    dn_config_t cfg;
+    dn_db_t *db = NULL;
+    dn_seed_options_t opt = {.schools = 100, .students = 100000, .seed = 1, .progress = stderr};
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    int nrest = 0, rc;
+    if (rest == NULL)
+        return 1;
+    rest[nrest++] = argv[0];
+    /* gen's own options are taken out here; the rest are the common ones (--db ...). */
+    for (int i = 1; i < argc; i++) {
+        long v;
+        if (i + 1 < argc && strcmp(argv[i], "--schools") == 0) {
+            if ((v = parse_count("--schools", argv[++i])) < 0)
+                goto usage_error;
+            opt.schools = (int)v;
+        } else if (i + 1 < argc && strcmp(argv[i], "--students") == 0) {
+            if ((v = parse_count("--students", argv[++i])) < 0)
+                goto usage_error;
+            opt.students = (int)v;
+        } else if (i + 1 < argc && strcmp(argv[i], "--seed") == 0) {
+            if ((v = parse_count("--seed", argv[++i])) < 0)
+                goto usage_error;
+            opt.seed = (unsigned)v;
+        } else if (i + 1 < argc && strcmp(argv[i], "--logins-out") == 0) {
+            opt.logins_out = argv[++i];
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    rc = load_config(&cfg, "gen", nrest, rest);
+    free(rest);
+    rest = NULL;
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (open_and_migrate(cfg.db_url, &db) != 0)
+        return 1;
+    rc = dn_seed_generate(db, &opt);
+    if (rc != 0)
+        fprintf(stderr, "dnevnik gen: %s (%s)\n", dn_strerror(rc), dn_db_errmsg(db));
+    dn_db_close(db);
+    return rc == 0 ? 0 : 1;
+
+usage_error:
+    free(rest);
+    return 2;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("dnevnik %s\n", DN_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 1) {
+        dn_config_usage(stdout, argv[1]);
+        return 0;
+    }
+    usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(0, NULL);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "dnevnik: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

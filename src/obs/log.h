@@ -56,4 +56,11 @@ typedef struct dn_access_entry {
 
 void dn_log_access(const dn_access_entry_t *e);
 
+/** Records dropped because the queue was full, since start (dnevnik_log_dropped_total). */
+uint64_t dn_log_dropped(void);
+/** Queue capacity in records for the next dn_log_init(); default 4096, 0 restores it. */
+void dn_log_set_queue_size(unsigned records);
+/** Test hook: while paused the writer takes nothing off the queue (shutdown still drains it). */
+void dn_log__pause(int paused);
+
 #endif

@@ -15,7 +15,9 @@
 /**
  * Size the tables for nroutes routes. route_names[i] is the route pattern
  * (label "route"), route_methods[i] its method ("GET"). The arrays are
- * copied. Call once before serving; returns 0 or DN_ENOMEM.
+ * copied. Call once before serving; returns 0 or DN_ENOMEM. Calling it
+ * again (tests) resets the HTTP series; store, pool and in-flight metrics
+ * live for the whole process. Not safe while requests are being counted.
  */
 int dn_metrics_init(int nroutes, const char *const *route_names, const char *const *route_methods);
 void dn_metrics_free(void);
@@ -25,6 +27,11 @@ void dn_metrics_free(void);
  * route="unmatched", method as given). Counts dnevnik_http_requests_total
  * {route,method,status}, the latency histogram per route, and
  * dnevnik_http_errors_total for status >= 500.
+ * A matched route is labelled with its registered method. For unmatched
+ * requests the method is one of GET HEAD POST PUT DELETE PATCH OPTIONS
+ * CONNECT TRACE, anything else is "OTHER", so clients cannot create series;
+ * an out-of-range route_id counts as unmatched. A status outside 100..599
+ * is labelled status="other". Safe before dn_metrics_init (unmatched only).
  */
 void dn_metrics_request_done(int route_id, const char *method, int status, uint64_t elapsed_ns);
 /** dnevnik_http_requests_in_flight gauge. */

@@ -58,6 +58,9 @@ int dn_db_url_valid(const char *url);
 int dn_db_ping(dn_db_t *db);
 /** Message of the last backend error on this connection ("" when none). */
 const char *dn_db_errmsg(const dn_db_t *db);
+/** Code (negative DN_E*) of the last error on this connection, 0 when none;
+ *  e.g. to tell DN_EBUSY from DN_EDB after dn_db_prepare returned NULL. */
+int dn_db_errcode(const dn_db_t *db);
 
 /* Transactions. begin_write takes the write lock up front (SQLite BEGIN
  * IMMEDIATE) so a read-then-write transaction cannot fail half way. */
@@ -112,5 +115,7 @@ typedef struct dn_db_stats {
 /** Hook called with every statement's execution time (ns); may be NULL. */
 typedef void (*dn_db_observer_fn)(uint64_t elapsed_ns, int failed);
 void dn_db_set_observer(dn_db_observer_fn fn);
+/** Process-wide totals over all connections (relaxed atomic reads). */
+void dn_db_stats(dn_db_stats_t *out);
 
 #endif

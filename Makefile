@@ -1,0 +1,116 @@
+# dnevnik — thin wrapper around scripts/, meson and the test runners.
+#
+#   make run         install missing Debian packages, build, serve a demo school
+#                    on http://127.0.0.1:8080 (SQLite in data/; migrations run at start)
+#   make test        the whole suite: unit tests (normal + ASan/UBSan builds, PostgreSQL
+#                    store tests included) and the black-box API tests against both builds
+#                    × both backends; ends with one line "N passed, N failed"
+#   make bench       HTTP benchmark against nginx; rewrites a section of BENCHMARKS.md
+#   make build | build-asan | clean
+#
+# Variables: LISTEN, DB, DATA_DIR (make run); BENCH_DURATION (make bench);
+# API_TESTS (files for the API suites, default tests/api/*.test.mjs).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-print-directory
+
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= data
+DB ?= sqlite:$(DATA_DIR)/dnevnik.db
+API_TESTS ?= tests/api/*.test.mjs
+
+.PHONY: run build build-asan test bench clean deps
+
+deps:
+	scripts/install-deps.sh run
+
+build: deps
+	[ -f $(BUILD_DIR)/build.ninja ] || meson setup $(BUILD_DIR)
+	ninja -C $(BUILD_DIR)
+
+build-asan: deps
+	[ -f $(ASAN_DIR)/build.ninja ] || meson setup $(ASAN_DIR) -Db_sanitize=address,undefined
+	ninja -C $(ASAN_DIR)
+
+run: build
+	@mkdir -p $(DATA_DIR)
+	echo "dnevnik: serving http://$(LISTEN) (Ctrl-C to stop)"
+	exec ./$(BUILD_DIR)/dnevnik serve --listen $(LISTEN) --db $(DB) --data-dir $(DATA_DIR) --demo
+
+bench:
+	@scripts/install-deps.sh bench
+	$(MAKE) build
+	echo "==> bench/run.sh"
+	DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik bench/run.sh
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+
+# Every suite runs even if an earlier one failed; the exit status and the final
+# "N passed, N failed" line cover all of them. The PostgreSQL cluster is always stopped.
+test:
+	@scripts/install-deps.sh test
+	echo "==> build ($(BUILD_DIR), $(ASAN_DIR))"
+	$(MAKE) build
+	$(MAKE) build-asan
+	results=$$(mktemp -d /tmp/dnevnik-test.XXXXXX)
+	pgdir=$$(mktemp -d /tmp/dnevnik-pg.XXXXXX)
+	cleanup() {
+	  scripts/pg-test-cluster.sh destroy "$$pgdir" >/dev/null 2>&1 || true
+	  rm -rf "$$results"
+	}
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	echo "==> starting a throwaway PostgreSQL cluster in $$pgdir"
+	DN_TEST_PG_URL=$$(scripts/pg-test-cluster.sh start "$$pgdir")
+	export DN_TEST_PG_URL
+	echo "    $$DN_TEST_PG_URL"
+	passed=0 failed=0 skipped=0 broken=()
+	# count NAME RC PASS FAIL SKIP: a suite that failed without a failing test
+	# (crash, timeout, missing output) still counts as one failure.
+	count() {
+	  local p=$${3:-0} f=$${4:-0} s=$${5:-0}
+	  if [ "$$2" -ne 0 ] && [ "$$f" -eq 0 ]; then f=1; fi
+	  [ "$$2" -eq 0 ] || broken+=("$$1")
+	  echo "    $$1: $$p passed, $$f failed, $$s skipped (exit $$2)"
+	  passed=$$((passed + p)) failed=$$((failed + f)) skipped=$$((skipped + s))
+	}
+	for dir in $(BUILD_DIR) $(ASAN_DIR); do
+	  echo "==> unit tests ($$dir)"
+	  log=$$dir/meson-logs/testlog.json
+	  rm -f "$$log"
+	  rc=0; meson test -C "$$dir" --suite unit --print-errorlogs || rc=$$?
+	  p=0 f=0 s=0
+	  if [ -f "$$log" ]; then
+	    p=$$(grep -c '"result": "OK"' "$$log" || true)
+	    f=$$(grep -cE '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$$log" || true)
+	    s=$$(grep -cE '"result": "(SKIP|EXPECTEDFAIL)"' "$$log" || true)
+	  fi
+	  count "unit[$$dir]" "$$rc" "$$p" "$$f" "$$s"
+	done
+	if node -e 'const p=require("./package.json");process.exit(Object.keys({...p.dependencies,...p.devDependencies}).length?0:1)'; then
+	  echo "==> npm dependencies"
+	  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	fi
+	for dir in $(BUILD_DIR) $(ASAN_DIR); do
+	  for db in sqlite pg; do
+	    echo "==> API tests ($$dir, $$db)"
+	    tap=$$results/api-$$dir-$$db.tap
+	    rc=0
+	    DN_BIN=$(CURDIR)/$$dir/dnevnik DN_DB=$$db timeout -k 10 1200 \
+	      node --test --test-reporter=spec --test-reporter-destination=stdout \
+	        --test-reporter=tap --test-reporter-destination="$$tap" $(API_TESTS) || rc=$$?
+	    read -r p f s < <(awk '/^# pass /{p=$$3} /^# fail /{f+=$$3} /^# cancelled /{f+=$$3} /^# skipped /{s+=$$3} /^# todo /{s+=$$3} END{print p+0, f+0, s+0}' "$$tap" 2>/dev/null || echo "0 0 0")
+	    count "api[$$dir,$$db]" "$$rc" "$$p" "$$f" "$$s"
+	  done
+	done
+	echo "==> summary"
+	[ "$$skipped" -eq 0 ] || echo "($$skipped skipped)"
+	[ $${#broken[@]} -eq 0 ] || echo "failing suites: $${broken[*]}"
+	echo "$$passed passed, $$failed failed"
+	[ "$$failed" -eq 0 ]

@@ -1,0 +1,79 @@
+/*
+ * etag.c - ETag / If-None-Match for JSON responses (see etag.h).
+ *
+ * The body is serialized once into the request pool; the hash is taken over
+ * those bytes, so the tag describes exactly what a 200 would have sent. A
+ * weak comparison is used for If-None-Match (RFC 9110 13.1.2): "W/" prefixes
+ * are ignored, lists are split on commas.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/etag.h"
+#include "core/error.h"
+
+static uint64_t fnv1a64(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+int dn_etag_matches(const char *inm, const char *tag)
+{
+    if (inm == NULL || tag == NULL)
+        return 0;
+    size_t tlen = strlen(tag);
+    const char *p = inm;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == 1 && p[0] == '*')
+            return 1;
+        const char *q = p;
+        size_t qlen = len;
+        if (qlen >= 2 && (q[0] == 'W' || q[0] == 'w') && q[1] == '/') {
+            q += 2;
+            qlen -= 2;
+        }
+        if (qlen == tlen && memcmp(q, tag, tlen) == 0)
+            return 1;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+void dn_res_json_etag(dn_req_t *req, json_t *body)
+{
+    if (body == NULL) {
+        dn_res_error(req, DN_ENOMEM, NULL);
+        return;
+    }
+    size_t len = json_dumpb(body, NULL, 0, JSON_COMPACT);
+    char *buf = h2o_mem_alloc_pool(&req->pool, len + 1);
+    json_dumpb(body, buf, len, JSON_COMPACT);
+    buf[len] = '\0';
+    json_decref(body);
+
+    char tag[24];
+    snprintf(tag, sizeof(tag), "\"%016llx\"", (unsigned long long)fnv1a64(buf, len));
+    dn_res_header(req, "etag", tag);
+    dn_res_header(req, "cache-control", "private, no-cache");
+    if (dn_etag_matches(req->if_none_match, tag)) {
+        dn_res_body(req, 304, NULL, NULL, 0);
+        return;
+    }
+    dn_res_body(req, 200, "application/json; charset=utf-8", buf, len);
+}

@@ -1,0 +1,117 @@
+/*
+ * auth.h - who is calling: access tokens, sign-in, refresh, rate limits.
+ *
+ * Access tokens are short-lived JWTs (HS256) verified without a store
+ * lookup; they carry the user id and the user's roles per school. Refresh
+ * tokens are random, stored hashed (SHA-256) and revocable. Passwords are
+ * argon2id (libsodium) hashed only on the CPU pool, never on a loop thread
+ * nor while holding a store worker.
+ */
+#ifndef DN_AUTH_AUTH_H
+#define DN_AUTH_AUTH_H
+
+#include <stdint.h>
+
+#include "app.h"
+#include "http/request.h"
+
+typedef enum {
+    DN_ROLE_STUDENT = 1,
+    DN_ROLE_PARENT = 2,
+    DN_ROLE_TEACHER = 3,
+    DN_ROLE_ADMIN = 4,    /* school admin */
+    DN_ROLE_SYSADMIN = 5, /* school_id 0: every school */
+} dn_role_t;
+
+#define DN_MAX_PRINCIPAL_ROLES 16
+
+typedef struct dn_principal {
+    int64_t user_id;
+    int nroles;
+    struct {
+        int64_t school_id;
+        dn_role_t role;
+    } roles[DN_MAX_PRINCIPAL_ROLES];
+} dn_principal_t;
+
+/** Role name <-> enum ("student", ...); 0 / NULL when unknown. */
+dn_role_t dn_role_parse(const char *name);
+const char *dn_role_name(dn_role_t role);
+/** True when p holds role in school_id (sysadmin holds every role nowhere: check it separately). */
+int dn_principal_has(const dn_principal_t *p, dn_role_t role, int64_t school_id);
+int dn_principal_is_sysadmin(const dn_principal_t *p);
+
+/**
+ * Authenticate the request from its "Authorization: Bearer <jwt>" header.
+ * On success returns the principal (pool memory, also stored in req->auth).
+ * On failure answers 401 problem+json (with WWW-Authenticate) and returns
+ * NULL: the handler just returns.
+ */
+const dn_principal_t *dn_auth_require(dn_req_t *req);
+
+/** Process-wide auth state (keys, limiters); built once by main. */
+int dn_auth_init(dn_app_t *app, char *err, size_t errlen);
+void dn_auth_free(dn_app_t *app);
+
+/** Hash a password with argon2id (slow: CPU pool or CLI only). 0 or DN_ENOMEM. out >= 128 bytes. */
+int dn_password_hash(const char *password, char *out, size_t outlen);
+/** 0 when password matches hash, DN_EUNAUTH otherwise. Slow, as above. */
+int dn_password_verify(const char *hash, const char *password);
+
+/** True when hash was made with weaker parameters than today's (rehash after a successful login). */
+int dn_password_needs_rehash(const char *hash);
+
+/**
+ * First start: when env DNEVNIK_BOOTSTRAP_ADMIN="login:password" is set and
+ * the users table is empty, create that user as sysadmin (school_id 0).
+ * Call after migrations, with a migrated connection. 0 (also when nothing to
+ * do) or a negative code with err.
+ */
+int dn_auth_bootstrap(dn_db_t *db, char *err, size_t errlen);
+
+/** The principal dn_auth_require stored on req, or NULL. */
+const dn_principal_t *dn_auth_principal(const dn_req_t *req);
+
+/** Load a user's roles from the store into p (p->user_id = user_id). 0 or negative code. */
+int dn_auth_load_principal(dn_db_t *db, int64_t user_id, dn_principal_t *p);
+
+/**
+ * Per-address limit for requests that carry no identity (sign-in, refresh).
+ * 0 when allowed; otherwise answers 429 with Retry-After and returns
+ * DN_ERATELIMIT: the handler just returns.
+ */
+int dn_auth_throttle_address(dn_req_t *req);
+
+/**
+ * Sign-in throttling by login and by address: _check answers 429 (returns
+ * DN_ERATELIMIT) when too many recent failures; _failed records one failure;
+ * _succeeded clears the login's failures.
+ */
+int dn_auth_login_check(dn_req_t *req, const char *login);
+void dn_auth_login_failed(dn_req_t *req, const char *login);
+void dn_auth_login_succeeded(dn_req_t *req, const char *login);
+
+/** A hash that matches no password, to verify against for unknown logins (equal timing). */
+const char *dn_auth_dummy_hash(const dn_app_t *app);
+
+/** Sign an access token for p; *out malloc'd, *expires_in seconds. 0 or negative code. */
+int dn_auth_issue_access(const dn_app_t *app, const dn_principal_t *p, char **out, int *expires_in);
+
+/* Refresh tokens: 32 random bytes base64url, stored as SHA-256 hex, 30 days, rotated on use. */
+#define DN_REFRESH_TOKEN_LEN 44 /* base64url of 32 bytes (43) + NUL */
+
+/** Start a new token family for user_id: token written to out. 0 or negative code. */
+int dn_auth_refresh_create(dn_db_t *db, int64_t user_id, char out[DN_REFRESH_TOKEN_LEN]);
+/**
+ * Rotate token: on success marks it used, writes the successor (same family)
+ * to out and the user to *user_id. A used token (reuse) revokes its whole
+ * family. DN_EUNAUTH when unknown, used, revoked, expired or the user is
+ * blocked; other negative codes on store errors.
+ */
+int dn_auth_refresh_rotate(dn_db_t *db, const char *token, int64_t *user_id, char out[DN_REFRESH_TOKEN_LEN]);
+/** Revoke the family of token (unknown tokens are ignored). 0 or negative code. */
+int dn_auth_refresh_revoke(dn_db_t *db, const char *token);
+/** Revoke every refresh token of user_id. 0 or negative code. */
+int dn_auth_refresh_revoke_user(dn_db_t *db, int64_t user_id);
+
+#endif
