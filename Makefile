@@ -55,6 +55,8 @@ clean:
 # "N passed, N failed" line cover all of them. The PostgreSQL cluster is always stopped.
 test:
 	@scripts/install-deps.sh test
+	# Sanitizer findings fail the run; h2o's own per-thread caches are suppressed (tests/lsan.supp).
+	export LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	echo "==> build ($(BUILD_DIR), $(ASAN_DIR))"
 	$(MAKE) build
 	$(MAKE) build-asan

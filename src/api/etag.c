@@ -55,17 +55,39 @@ int dn_etag_matches(const char *inm, const char *tag)
     return 0;
 }
 
+/* 15 significant digits: averages rounded to 2 decimals print as "3.67",
+ * not jansson's default round-trip form "3.6699999999999999". */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static char *dump(dn_req_t *req, json_t *body, size_t *len)
+{
+    *len = json_dumpb(body, NULL, 0, DUMP_FLAGS);
+    char *buf = h2o_mem_alloc_pool(&req->pool, *len + 1);
+    json_dumpb(body, buf, *len, DUMP_FLAGS);
+    buf[*len] = '\0';
+    json_decref(body);
+    return buf;
+}
+
+void dn_res_json_fixed(dn_req_t *req, int status, json_t *body)
+{
+    if (body == NULL) {
+        dn_res_error(req, DN_ENOMEM, NULL);
+        return;
+    }
+    size_t len;
+    char *buf = dump(req, body, &len);
+    dn_res_body(req, status, "application/json; charset=utf-8", buf, len);
+}
+
 void dn_res_json_etag(dn_req_t *req, json_t *body)
 {
     if (body == NULL) {
         dn_res_error(req, DN_ENOMEM, NULL);
         return;
     }
-    size_t len = json_dumpb(body, NULL, 0, JSON_COMPACT);
-    char *buf = h2o_mem_alloc_pool(&req->pool, len + 1);
-    json_dumpb(body, buf, len, JSON_COMPACT);
-    buf[len] = '\0';
-    json_decref(body);
+    size_t len;
+    char *buf = dump(req, body, &len);
 
     char tag[24];
     snprintf(tag, sizeof(tag), "\"%016llx\"", (unsigned long long)fnv1a64(buf, len));

@@ -18,6 +18,10 @@
  *  no body when the request's If-None-Match names the same tag (or "*"). */
 void dn_res_json_etag(dn_req_t *req, json_t *body);
 
+/** Respond status with body (stolen), reals printed with 15 significant
+ *  digits (as dn_res_json_etag does) so 2-decimal averages read "3.67". */
+void dn_res_json_fixed(dn_req_t *req, int status, json_t *body);
+
 /** True when an If-None-Match header value matches tag (quoted, e.g. "\"ab\""). */
 int dn_etag_matches(const char *if_none_match, const char *tag);
 

@@ -549,7 +549,7 @@ static void term_marks_put(dn_req_t *req)
     if (rc != 0)
         dn_res_error(req, rc, NULL);
     else
-        dn_res_json(req, 200, out);
+        dn_res_json_fixed(req, 200, out);
 }
 
 static void term_marks_get(dn_req_t *req)

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/etag.h"
 #include "auth/auth.h"
 #include "core/error.h"
 #include "domain/access.h"
@@ -62,7 +63,10 @@ static void reply(dn_req_t *req, int rc, int status, json_t **outp, json_t *erro
     json_t *out = outp != NULL ? *outp : NULL;
     if (rc == 0) {
         json_decref(errors);
-        dn_res_json(req, status, out);
+        if (status == 200 && (req->method == DN_GET || req->method == DN_HEAD))
+            dn_res_json_etag(req, out); /* reads revalidate cheaply with If-None-Match */
+        else
+            dn_res_json(req, status, out);
         return;
     }
     json_decref(out);
@@ -481,6 +485,9 @@ static void user_list(dn_req_t *req)
 
 static void invite_accept(dn_req_t *req)
 {
+    /* unauthenticated: the address limiter, and failed codes count like failed sign-ins */
+    if (dn_auth_throttle_address(req) != 0)
+        return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
         return;
@@ -494,8 +501,14 @@ static void invite_accept(dn_req_t *req)
         return;
     }
     json_decref(errors);
+    if (dn_auth_login_check(req, code) != 0) {
+        json_decref(body);
+        return;
+    }
     pending_t *pd = pending_new(req, NULL, PW_INVITE);
     int rc = dn_school_invite_find(req->db, code, &pd->user_id, pd->login, sizeof(pd->login));
+    if (rc == DN_ENOTFOUND)
+        dn_auth_login_failed(req, code);
     if (rc < 0) {
         json_decref(body);
         dn_res_error(req, rc, rc == DN_ENOTFOUND ? "the invite code is invalid, used or expired" : NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/etag.h"
 #include "auth/auth.h"
 #include "core/error.h"
 #include "domain/access.h"
@@ -35,7 +36,10 @@ static void reply(dn_req_t *req, int rc, int status, json_t **outp, json_t *erro
     json_t *out = outp != NULL ? *outp : NULL;
     if (rc == 0) {
         json_decref(errors);
-        dn_res_json(req, status, out);
+        if (status == 200 && (req->method == DN_GET || req->method == DN_HEAD))
+            dn_res_json_etag(req, out); /* reads revalidate cheaply with If-None-Match */
+        else
+            dn_res_json(req, status, out);
         return;
     }
     json_decref(out);

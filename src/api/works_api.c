@@ -89,7 +89,8 @@ static void work_submit(dn_req_t *req)
         dn_res_error(req, rc, NULL);
         return;
     }
-    respond_work(req, work_id, created ? 201 : 200);
+    /* a resubmission creates a new version: 201 either way */
+    respond_work(req, work_id, 201);
 }
 
 static int work_for(dn_req_t *req, dn_work_ctx_t *w)

@@ -1306,6 +1306,9 @@ int dn_journal_term_marks_get(dn_db_t *db, int64_t school_id, int64_t class_id, 
         json_t *it = json_array_get(items, (size_t)i);
         json_object_set_new(it, "average",
                             acc[i].sw ? json_real(dn_journal_average_from_sums(acc[i].svw, acc[i].sw)) : json_null());
+        /* the mark the average suggests: half up on the whole mark (3.5 → 4), in integers */
+        json_object_set_new(it, "suggested_mark",
+                            acc[i].sw ? json_integer((2 * acc[i].svw + acc[i].sw) / (2 * acc[i].sw)) : json_null());
         json_object_set_new(it, "sum_weighted", json_integer(acc[i].svw));
         json_object_set_new(it, "sum_weights", json_integer(acc[i].sw));
         json_object_set_new(it, "marks_count", json_integer(acc[i].count));

@@ -122,7 +122,8 @@ typedef struct dn_term_mark_item {
 int dn_journal_term_marks_set(dn_db_t *db, int64_t actor, int allow_closed, int64_t school_id, int64_t class_id,
                               int64_t subject_id, int year_start, int period, const dn_term_mark_item_t *items, int n,
                               dn_jfail_t *fail);
-/** {year_start, period, items:[{student_id, name, average, sum_weighted, sum_weights, marks_count, term_mark}]} */
+/** {year_start, period, items:[{student_id, name, average, suggested_mark, sum_weighted, sum_weights,
+ *  marks_count, term_mark}]} — students who were in the class during the period. */
 int dn_journal_term_marks_get(dn_db_t *db, int64_t school_id, int64_t class_id, int64_t subject_id, int year_start,
                               int period, json_t **out);
 

@@ -356,8 +356,9 @@ static dn_query_t q_user_list = {
     "SELECT u.id, u.login, u.last_name, u.first_name, u.middle_name, u.blocked FROM users u "
     "WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.school_id = ? "
     "  AND (CAST(? AS TEXT) = '' OR r.role = CAST(? AS TEXT))) "
-    "AND (CAST(? AS TEXT) = '' OR LOWER(u.login) LIKE CAST(? AS TEXT) OR LOWER(u.last_name) LIKE CAST(? AS TEXT) "
-    "  OR LOWER(u.first_name) LIKE CAST(? AS TEXT)) "
+    "AND (CAST(? AS TEXT) = '' OR u.login LIKE CAST(? AS TEXT) OR u.last_name LIKE CAST(? AS TEXT) "
+    "  OR u.first_name LIKE CAST(? AS TEXT) OR LOWER(u.login) LIKE CAST(? AS TEXT) "
+    "  OR LOWER(u.last_name) LIKE CAST(? AS TEXT) OR LOWER(u.first_name) LIKE CAST(? AS TEXT)) "
     "AND u.id > ? ORDER BY u.id LIMIT ?"};
 static dn_query_t q_user_schools = {
     "SELECT DISTINCT school_id FROM user_roles WHERE user_id = ? AND role <> 'sysadmin' ORDER BY school_id"};
@@ -489,17 +490,19 @@ int dn_school_user_get(dn_db_t *db, int64_t school_id, int64_t user_id, json_t *
 int dn_school_user_list(dn_db_t *db, int64_t school_id, const char *role, const char *q, int limit, int64_t cursor,
                         json_t **out)
 {
-    char like[256] = "";
+    char like[256] = "", low[256] = "";
     if (q != NULL && q[0]) {
-        /* LIKE wildcards in q are matched literally enough for a name search; lower-case ASCII only. */
+        /* Matched as typed and lower-cased: LOWER() folds only ASCII in SQLite but all
+         * letters in PostgreSQL, so "Иванов" and "ivanov" find the same rows on both. */
         snprintf(like, sizeof(like), "%%%s%%", q);
-        for (char *c = like; *c; c++)
+        snprintf(low, sizeof(low), "%s", like);
+        for (char *c = low; *c; c++)
             if (*c >= 'A' && *c <= 'Z')
                 *c = (char)(*c - 'A' + 'a');
     }
     const char *r = role ? role : "";
-    dn_stmt_t *st = dn_school_stmt(db, &q_user_list, "issssssii", school_id, r, r, like, like, like, like, cursor,
-                                   (int64_t)limit + 1);
+    dn_stmt_t *st = dn_school_stmt(db, &q_user_list, "isssssssssii", school_id, r, r, like, like, like, like, low,
+                                   low, low, cursor, (int64_t)limit + 1);
     if (st == NULL)
         return prep_error(db);
     int rc;

@@ -198,6 +198,7 @@ static void run_on_worker(dn_work_t *work, void *thread_state)
     job->next = NULL;
     job->req.db = job->next_pool == DN_POOL_STORE ? thread_state : NULL;
     fn(&job->req);
+    dn_db_release(job->req.db);
     job->req.db = NULL;
     if (job->next != NULL && job->req.status == 0) {
         schedule(job, job->next_pool);

@@ -419,3 +419,26 @@ int64_t dn_stmt_changes(dn_stmt_t *st)
 {
     return st->state == ST_FRESH ? 0 : st->db->ops->changes(st);
 }
+
+/*
+ * dn_db_release - end every statement left mid-iteration. A SQLite statement
+ * that has returned a row but was not run to its end keeps the connection's
+ * read transaction (or an INSERT ... RETURNING's write) open, so the worker
+ * calls this after each request: a handler cannot hold the store by
+ * forgetting to finish a cursor.
+ */
+void dn_db_release(dn_db_t *db)
+{
+    if (db == NULL)
+        return;
+    for (int i = 0; i < db->ncache; i++) {
+        dn_stmt_t *st = db->cache[i];
+        if (st != NULL && st->state == ST_ROW) {
+            observe(st->busy_ns, 0);
+            db->ops->stmt_reset(st);
+            st->state = ST_DONE;
+        }
+    }
+    if (db->in_tx) /* a handler that returned inside a transaction: never commit for it */
+        dn_db_rollback(db);
+}

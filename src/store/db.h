@@ -106,6 +106,13 @@ const char *dn_stmt_text(dn_stmt_t *st, int col, size_t *len);
 /** Rows changed by the last INSERT/UPDATE/DELETE run through st. */
 int64_t dn_stmt_changes(dn_stmt_t *st);
 
+/**
+ * End the request's use of the connection: reset every statement left
+ * mid-iteration and roll back a transaction left open. The HTTP glue calls
+ * it after each handler on a store worker.
+ */
+void dn_db_release(dn_db_t *db);
+
 /* Statistics for /metrics: filled by the backends, read by obs. */
 typedef struct dn_db_stats {
     uint64_t queries;

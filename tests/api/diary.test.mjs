@@ -153,6 +153,7 @@ describe(`diary pages [${DB}]`, () => {
       assert.equal(mathRow.sum_weighted, 23);
       assert.equal(mathRow.sum_weights, 6);
       assert.equal(mathRow.average, 3.83);
+      assert.match(res.text, /"average":3\.83[,}]/, 'averages are written with 2 decimals');
       assert.equal(mathRow.term_mark, 4);
       const again = await st0.api.get(`/api/v1/students/${st0.id}/marks?term_id=${q1}`, {
         'if-none-match': res.headers.etag,

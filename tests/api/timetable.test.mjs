@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DB, assertJson, assertProblem } from './lib/server.mjs';
-import { client, createSchool, startSchoolServer } from './lib/fixture.mjs';
+import { client, createSchool, createTimetable, startSchoolServer, weekLessons } from './lib/fixture.mjs';
 
 const T = { timeout: 60000 };
 const DAY = 86400000;
@@ -76,6 +76,13 @@ describe(`timetable [${DB}]`, () => {
       200,
     );
     assert.equal(week2.lessons.length, 3);
+    // conditional GET: the same week again with its ETag → 304
+    const first = await s.admin.api.get(`/api/v1/classes/${s.classes[0].id}/timetable?date=${iso(mon)}`);
+    assert.ok(first.headers.etag, 'an ETag is set');
+    const cached = await s.admin.api.get(`/api/v1/classes/${s.classes[0].id}/timetable?date=${iso(mon)}`, {
+      'if-none-match': first.headers.etag,
+    });
+    assert.equal(cached.status, 304);
     assertProblem(await s.students[1].api.get(`/api/v1/classes/${s.classes[0].id}/timetable`), 403);
     assertProblem(await other.admin.api.get(`/api/v1/classes/${s.classes[0].id}/timetable`), 403);
     assertProblem(await s.admin.api.get(`/api/v1/classes/${s.classes[0].id}/timetable?date=2026-13-01`), 422);
@@ -152,6 +159,15 @@ describe(`timetable [${DB}]`, () => {
     assertProblem(await s.teachers[0].api.post(`/api/v1/lessons/${lesson.id}/change`, { kind: 'cancel' }), 403);
     assertProblem(await other.admin.api.post(`/api/v1/lessons/${lesson.id}/change`, { kind: 'cancel' }), 403);
     assertProblem(await s.admin.api.post('/api/v1/lessons/999999/change', { kind: 'cancel' }), 404);
+  });
+
+  test('fixture helpers createTimetable/weekLessons (past dates generate too)', T, async () => {
+    const mon = nextMonday() - 21 * DAY;
+    const r = await createTimetable(other, { from: iso(mon), to: iso(mon + 6 * DAY) });
+    assert.equal(r.lessons.created, other.assignments.length);
+    const lessons = await weekLessons(other, other.classes[0].id, iso(mon));
+    assert.equal(lessons.length, other.assignments.length);
+    assert.equal(lessons[0].teacher_id, other.teachers[0].id);
   });
 
   test('extra lessons: created, slot taken 409, not assigned 422, 403', T, async () => {

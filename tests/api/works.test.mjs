@@ -38,7 +38,7 @@ describe(`works [${DB}]`, () => {
     if (srv) await srv.stop();
   });
 
-  test('the student submits (201), resubmits (200): every version is kept', T, async () => {
+  test('the student submits (201) and resubmits (201, a new version): every version is kept', T, async () => {
     const w = assertJson(
       await st0.api.post(`/api/v1/checkpoints/${cp.id}/works`, { text: 'Первая версия', files: ['file:1'] }),
       201,
@@ -47,7 +47,7 @@ describe(`works [${DB}]`, () => {
     assert.equal(w.status, 'submitted');
     assert.equal(w.versions.length, 1);
     assert.deepEqual(w.versions[0].files, ['file:1']);
-    const w2 = assertJson(await st0.api.post(`/api/v1/checkpoints/${cp.id}/works`, { text: 'Вторая версия' }), 200);
+    const w2 = assertJson(await st0.api.post(`/api/v1/checkpoints/${cp.id}/works`, { text: 'Вторая версия' }), 201);
     assert.equal(w2.id, workId);
     assert.deepEqual(
       w2.versions.map((v) => [v.n, v.text]),

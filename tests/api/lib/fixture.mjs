@@ -23,6 +23,11 @@
 //     year,                       current academic year_start
 //     termsPut,                   terms of `year` created (4 quarters spanning the year)
 //   }
+// Timetable helpers (after createSchool):
+//   await createTimetable(s, { classIndex: 0, from: 'YYYY-MM-DD', to: 'YYYY-MM-DD', slots })
+//     PUT /classes/{id}/timetable; default slots: one per assignment of the class, weekday 1..5
+//     round-robin, lesson_no 1 + (i / 5 | 0). Returns the PUT body {slots, lessons:{created,...}}.
+//   await weekLessons(s, classId, date) → the dated lessons of date's week (GET .../timetable?date=).
 // `api` on a user is client(url, token): {get, post, put, patch, del, raw}(path, body?) → {status, headers, text, json()}.
 // Options: teachers (default 2), students (2), parents (1), classes (['5А']), subjects (['Математика']),
 // terms (true: PUT quarters for the current year), name (school name), region (region name).
@@ -122,6 +127,8 @@ export async function createSchool(srv, opts = {}) {
     terms = true,
   } = opts;
   const sysadmin = await signIn(url, SYSADMIN_LOGIN, SYSADMIN_PASSWORD);
+  const me = await sysadmin.api.get('/api/v1/me');
+  if (me.status === 200) sysadmin.id = me.json().id;
   const region = ok(
     await sysadmin.api.post('/api/v1/regions', { name: opts.region ?? `Регион ${uniq()}` }),
     201,
@@ -273,4 +280,30 @@ export function termId(srv, schoolId, year, number) {
   );
   if (id == null) throw new Error(`fixture: no term ${number} of ${year}`);
   return id;
+}
+
+/** Put a timetable template for a class of a createSchool() result (see the top of this file). */
+export async function createTimetable(s, { classIndex = 0, from, to, slots } = {}) {
+  const cls = s.classes[classIndex];
+  const mine = s.assignments.filter((a) => a.class_id === cls.id);
+  const body = {
+    valid_from: from,
+    valid_to: to,
+    slots:
+      slots ??
+      mine.map((a, i) => ({
+        weekday: 1 + (i % 5),
+        lesson_no: 1 + Math.floor(i / 5) + classIndex * 2,
+        subject_id: a.subject_id,
+        teacher_id: a.teacher_id,
+        room: `${100 + i}`,
+        subgroup: a.subgroup,
+      })),
+  };
+  return ok(await s.admin.api.put(`/api/v1/classes/${cls.id}/timetable`, body), 200, 'timetable');
+}
+
+/** The dated lessons of the week containing date, as the admin sees them. */
+export async function weekLessons(s, classId, date) {
+  return ok(await s.admin.api.get(`/api/v1/classes/${classId}/timetable?date=${date}`), 200, 'week').lessons;
 }

@@ -74,6 +74,40 @@ Test(csv, malformed)
     dn_csv_free(&csv);
 }
 
+/* Random inputs from CSV's special characters: never crash (run under
+ * ASan in the sanitizer build), and a success always has sane rows. */
+Test(csv, random_inputs_hold_invariants)
+{
+    static const char alphabet[] = {'"', ',', ';', '\n', '\r', 'a', ' ', '\xD0', '\x91', '\xEF', '\xBB', '\xBF'};
+    unsigned seed = 12345;
+    char buf[96], err[160];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = (size_t)(iter % 95);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            buf[i] = alphabet[(seed >> 16) % sizeof(alphabet)];
+        }
+        dn_csv_t csv;
+        int line = 0;
+        int rc = dn_csv_parse(buf, n, &csv, &line, err, sizeof(err));
+        if (rc == 0) {
+            int prev = 0;
+            for (int r = 0; r < csv.nrows; r++) {
+                cr_assert_geq(csv.rows[r].nfields, 1);
+                cr_assert_gt(csv.rows[r].line, prev);
+                prev = csv.rows[r].line;
+                for (int f = 0; f < csv.rows[r].nfields; f++)
+                    cr_assert_leq(strlen(csv.rows[r].fields[f]), n);
+            }
+            dn_csv_free(&csv);
+        } else {
+            cr_assert_eq(rc, DN_EVALIDATION);
+            cr_assert_geq(line, 1);
+            cr_assert_eq(csv.nrows, 0);
+        }
+    }
+}
+
 /* ---- store ----------------------------------------------------------- */
 
 static int64_t school_id;

@@ -341,6 +341,8 @@ static void scenario_attendance_and_term_marks(dn_db_t *db)
     cr_assert_eq(json_integer_value(json_object_get(a, "sum_weighted")), 23);
     cr_assert_eq(json_integer_value(json_object_get(a, "sum_weights")), 6);
     cr_assert_eq(json_integer_value(json_object_get(a, "term_mark")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(a, "suggested_mark")), 4);
+    cr_assert(json_is_null(json_object_get(json_array_get(items, 2), "suggested_mark"))); /* no marks */
     json_decref(out);
 
     /* closing / reopening a term is audited and switches the rule */

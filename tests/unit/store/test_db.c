@@ -605,3 +605,32 @@ Test(db_pg, reconnect_and_reprepare, .init = fx_pg_init, .fini = fx_fini)
     cr_assert_eq(dn_db_commit(fx_db), DN_EBUSY);
     cr_assert_eq(fx_int(fx_db, &q_count_people), 0, "%s", dn_db_errmsg(fx_db));
 }
+
+/* A cursor abandoned mid-iteration must not keep an INSERT ... RETURNING
+ * uncommitted: dn_db_release (called after every request) ends it. */
+static dn_query_t q_rel_create = {"CREATE TABLE rel_t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"};
+static dn_query_t q_rel_insert = {"INSERT INTO rel_t (v) VALUES (?) RETURNING id"};
+static dn_query_t q_rel_count = {"SELECT COUNT(*) FROM rel_t"};
+
+static int64_t rel_count(dn_db_t *db)
+{
+    dn_stmt_t *st = dn_db_prepare(db, &q_rel_count);
+    cr_assert_not_null(st, "%s", dn_db_errmsg(db));
+    cr_assert_eq(dn_stmt_step(st), DN_DB_ROW);
+    int64_t n = dn_stmt_int64(st, 0);
+    cr_assert_eq(dn_stmt_step(st), DN_DB_DONE);
+    return n;
+}
+
+Test(db_sqlite, release_ends_abandoned_statements, .init = fx_sqlite_init, .fini = fx_fini)
+{
+    cr_assert_eq(dn_stmt_exec(dn_db_prepare(fx_db, &q_rel_create)), 0);
+    dn_db_t *other = fx_open();
+    dn_stmt_t *st = dn_db_prepare(fx_db, &q_rel_insert);
+    dn_stmt_bind_text(st, 1, "x", -1);
+    cr_assert_eq(dn_stmt_step(st), DN_DB_ROW); /* the row id, and then abandoned */
+    cr_assert_eq(rel_count(other), 0, "not yet committed while the cursor is open");
+    dn_db_release(fx_db);
+    cr_assert_eq(rel_count(other), 1, "committed once released");
+    dn_db_close(other);
+}

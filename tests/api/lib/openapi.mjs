@@ -1,0 +1,123 @@
+// Validate real HTTP responses against docs/openapi.yaml.
+//
+// assertMatchesSpec(method, pathTemplate, status, response, body) finds the
+// documented response for that operation and status, checks the media type
+// (application/json vs application/problem+json vs text/plain) and validates
+// the body with Ajv's JSON Schema 2020-12 validator, which is the schema
+// dialect of OpenAPI 3.1. An undocumented operation or status is a failure:
+// the spec must say what the server really answers.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { parse } from 'yaml';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { ROOT } from './server.mjs';
+
+export const SPEC_PATH = path.join(ROOT, 'docs', 'openapi.yaml');
+
+let cache = null;
+
+// Component schema $refs point into the OpenAPI document; each compiled
+// schema carries all component schemas as $defs so those refs resolve.
+function rewriteRefs(node) {
+  if (Array.isArray(node)) return node.map(rewriteRefs);
+  if (node === null || typeof node !== 'object') return node;
+  const out = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) {
+      out[k] = `#/$defs/${v.slice('#/components/schemas/'.length)}`;
+    } else {
+      out[k] = rewriteRefs(v);
+    }
+  }
+  return out;
+}
+
+function load() {
+  if (cache) return cache;
+  const spec = parse(readFileSync(SPEC_PATH, 'utf8'));
+  const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true });
+  addFormats(ajv);
+  // OpenAPI's own annotation keywords that may appear inside schemas.
+  ajv.addVocabulary(['example', 'discriminator', 'xml', 'externalDocs']);
+  const defs = rewriteRefs(spec.components?.schemas ?? {});
+  cache = { spec, ajv, defs, compiled: new Map() };
+  return cache;
+}
+
+function deref(spec, obj) {
+  let seen = 0;
+  while (obj && typeof obj.$ref === 'string') {
+    assert.ok(obj.$ref.startsWith('#/'), `only local $refs are supported: ${obj.$ref}`);
+    obj = obj.$ref
+      .slice(2)
+      .split('/')
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .reduce((o, k) => (o == null ? undefined : o[k]), spec);
+    assert.ok(++seen < 20, 'reference cycle in the spec');
+  }
+  return obj;
+}
+
+/** The documented response object (dereferenced) for an operation and status. */
+export function documentedResponse(method, pathTemplate, status) {
+  const { spec } = load();
+  const item = spec.paths?.[pathTemplate];
+  assert.ok(item, `docs/openapi.yaml does not document the path ${pathTemplate}`);
+  const op = item[method.toLowerCase()];
+  assert.ok(op, `docs/openapi.yaml does not document ${method.toUpperCase()} ${pathTemplate}`);
+  const responses = op.responses ?? {};
+  const key = [String(status), `${String(status)[0]}XX`, 'default'].find((k) => k in responses);
+  assert.ok(
+    key,
+    `docs/openapi.yaml does not document status ${status} for ${method.toUpperCase()} ${pathTemplate} ` +
+      `(documented: ${Object.keys(responses).join(', ')})`,
+  );
+  return deref(spec, responses[key]);
+}
+
+function mediaTypeOf(response) {
+  const h = response?.headers ?? {};
+  const ct = typeof h.get === 'function' ? h.get('content-type') : h['content-type'];
+  return ct ? String(ct).split(';')[0].trim().toLowerCase() : null;
+}
+
+/**
+ * Assert that a real response matches the spec.
+ *   method, pathTemplate: as documented, e.g. 'GET', '/api/v1/classes/{class_id}'
+ *   status: the status the test expects (must equal response.status)
+ *   response: {status, headers} from tests/api/lib/server.mjs request() or fetch()
+ *   body: the parsed JSON body (or the text for non-JSON media types);
+ *         defaults to response.json() / response.text
+ */
+export function assertMatchesSpec(method, pathTemplate, status, response, body) {
+  const { spec, ajv, defs, compiled } = load();
+  assert.equal(response.status, status, `${method} ${pathTemplate}: expected status ${status}, got ${response.status}`);
+  const doc = documentedResponse(method, pathTemplate, status);
+  const content = doc.content;
+  const label = `${method.toUpperCase()} ${pathTemplate} ${status}`;
+  if (!content || Object.keys(content).length === 0) {
+    const text = typeof response.text === 'string' ? response.text : '';
+    assert.equal(body === undefined ? text : body ?? '', '', `${label}: documented without a body, but got one`);
+    return;
+  }
+  const mt = mediaTypeOf(response);
+  assert.ok(mt, `${label}: the response has no content-type`);
+  assert.ok(mt in content, `${label}: content-type ${mt} is not documented (documented: ${Object.keys(content).join(', ')})`);
+  const schema = deref(spec, content[mt].schema);
+  if (!schema) return;
+  if (body === undefined) {
+    body = mt.endsWith('json') ? response.json() : response.text;
+  }
+  const cacheKey = `${label} ${mt}`;
+  let validate = compiled.get(cacheKey);
+  if (!validate) {
+    validate = ajv.compile({ ...rewriteRefs(schema), $defs: defs });
+    compiled.set(cacheKey, validate);
+  }
+  if (!validate(body)) {
+    const why = validate.errors.map((e) => `  ${e.instancePath || '(root)'} ${e.message} ${JSON.stringify(e.params)}`);
+    assert.fail(`${label}: the body does not match docs/openapi.yaml:\n${why.join('\n')}\nbody: ${JSON.stringify(body).slice(0, 2000)}`);
+  }
+}
