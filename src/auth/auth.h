@@ -14,32 +14,8 @@
 
 #include "app.h"
 #include "http/request.h"
-
-typedef enum {
-    DN_ROLE_STUDENT = 1,
-    DN_ROLE_PARENT = 2,
-    DN_ROLE_TEACHER = 3,
-    DN_ROLE_ADMIN = 4,    /* school admin */
-    DN_ROLE_SYSADMIN = 5, /* school_id 0: every school */
-} dn_role_t;
-
-#define DN_MAX_PRINCIPAL_ROLES 16
-
-typedef struct dn_principal {
-    int64_t user_id;
-    int nroles;
-    struct {
-        int64_t school_id;
-        dn_role_t role;
-    } roles[DN_MAX_PRINCIPAL_ROLES];
-} dn_principal_t;
-
-/** Role name <-> enum ("student", ...); 0 / NULL when unknown. */
-dn_role_t dn_role_parse(const char *name);
-const char *dn_role_name(dn_role_t role);
-/** True when p holds role in school_id (sysadmin holds every role nowhere: check it separately). */
-int dn_principal_has(const dn_principal_t *p, dn_role_t role, int64_t school_id);
-int dn_principal_is_sysadmin(const dn_principal_t *p);
+#include "auth/password.h"
+#include "auth/principal.h"
 
 /**
  * Authenticate the request from its "Authorization: Bearer <jwt>" header.
@@ -52,14 +28,6 @@ const dn_principal_t *dn_auth_require(dn_req_t *req);
 /** Process-wide auth state (keys, limiters); built once by main. */
 int dn_auth_init(dn_app_t *app, char *err, size_t errlen);
 void dn_auth_free(dn_app_t *app);
-
-/** Hash a password with argon2id (slow: CPU pool or CLI only). 0 or DN_ENOMEM. out >= 128 bytes. */
-int dn_password_hash(const char *password, char *out, size_t outlen);
-/** 0 when password matches hash, DN_EUNAUTH otherwise. Slow, as above. */
-int dn_password_verify(const char *hash, const char *password);
-
-/** True when hash was made with weaker parameters than today's (rehash after a successful login). */
-int dn_password_needs_rehash(const char *hash);
 
 /**
  * First start: when env DNEVNIK_BOOTSTRAP_ADMIN="login:password" is set and

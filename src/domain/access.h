@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "auth/auth.h"
+#include "auth/principal.h"
 #include "store/db.h"
 
 typedef enum {

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/auth.h"
+#include "auth/password.h"
 #include "core/error.h"
 
 /* ------------------------------------------------------------------ PRNG */

@@ -132,9 +132,10 @@ void dn_res_json(dn_req_t *req, int status, json_t *body)
         dn_res_body(req, status, NULL, NULL, 0);
         return;
     }
-    size_t len = json_dumpb(body, NULL, 0, JSON_COMPACT);
+    /* 15 significant digits: 3.67 prints as 3.67, not 3.6699999999999999 */
+    size_t len = json_dumpb(body, NULL, 0, JSON_COMPACT | JSON_REAL_PRECISION(15));
     char *buf = h2o_mem_alloc_pool(&req->pool, len + 1);
-    json_dumpb(body, buf, len, JSON_COMPACT);
+    json_dumpb(body, buf, len, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(body);
     dn_res_body(req, status, "application/json; charset=utf-8", buf, len);
 }
