@@ -157,6 +157,7 @@ static int cmd_serve(int argc, char **argv)
             dn_log_error("main", "cannot load the demo school: %s", dn_db_errmsg(db));
             goto done;
         }
+        fflush(stdout); /* the logins before the access log, which writes to the same fd */
     }
     dn_db_close(db);
     db = NULL;
