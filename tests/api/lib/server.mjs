@@ -522,7 +522,7 @@ export function rawRequest({
         const piece = chunked
           ? Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), chunk.subarray(0, n), Buffer.from('\r\n')])
           : chunk.subarray(0, n);
-        const ok = sock.write(piece);
+        sock.write(piece);
         left -= n;
         sentBytes += n;
         // Pacing lets the server read what arrives as it arrives, so when it
@@ -531,7 +531,9 @@ export function rawRequest({
         // destroy the answer in flight. A server that drains before closing
         // (lingering close) does not depend on this.
         if (paceMs > 0) await sleep(paceMs);
-        if (!ok) {
+        // (writableNeedDrain, not write()'s result: 'drain' may already have
+        // fired during the pause above.)
+        if (sock.writableNeedDrain && !finished) {
           await new Promise((r) => {
             const done = () => {
               sock.off('drain', done);
