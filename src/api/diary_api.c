@@ -19,7 +19,7 @@
 static int64_t student_for(dn_req_t *req, const dn_principal_t *p, int64_t *student_id)
 {
     int64_t school = 0, class_id = 0;
-    *student_id = dn_japi_path_id(req, "student_id");
+    *student_id = dn_api_path_id(req, "student_id");
     if (*student_id == 0)
         return 0;
     int rc = dn_diary_student_school(req->db, *student_id, &school, &class_id);
@@ -27,7 +27,7 @@ static int64_t student_for(dn_req_t *req, const dn_principal_t *p, int64_t *stud
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such student");
         return 0;
     }
-    if (dn_japi_allow(req, p, DN_ACT_READ_STUDENT, school, 0, 0, *student_id) != 0)
+    if (dn_api_allow(req, p, DN_ACT_READ_STUDENT, school, 0, 0, *student_id) != 0)
         return 0;
     return school;
 }
@@ -38,10 +38,10 @@ static void student_week(dn_req_t *req)
     int64_t student_id;
     const char *date;
     char today[11];
-    if (p == NULL || student_for(req, p, &student_id) == 0 || dn_japi_query_date(req, "date", &date) != 0)
+    if (p == NULL || student_for(req, p, &student_id) == 0 || dn_api_query_date(req, "date", &date) != 0)
         return;
     if (date == NULL) {
-        dn_journal_today(today);
+        dn_date_today(today);
         date = today;
     }
     json_t *out = NULL;
@@ -56,7 +56,7 @@ static void student_marks(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t student_id, term_id, school;
-    if (p == NULL || (school = student_for(req, p, &student_id)) == 0 || dn_japi_query_id(req, "term_id", &term_id))
+    if (p == NULL || (school = student_for(req, p, &student_id)) == 0 || dn_api_query_id(req, "term_id", &term_id))
         return;
     int rc = 0;
     if (term_id == 0 && (rc = dn_diary_current_term(req->db, school, &term_id)) != 0) {
@@ -76,7 +76,7 @@ static void class_journal(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     if (p == NULL)
         return;
-    int64_t class_id = dn_japi_path_id(req, "class_id"), school = 0, subject_id = 0, term_id = 0;
+    int64_t class_id = dn_api_path_id(req, "class_id"), school = 0, subject_id = 0, term_id = 0;
     if (class_id == 0)
         return;
     int rc = dn_access_class_school(req->db, class_id, &school);
@@ -84,13 +84,13 @@ static void class_journal(dn_req_t *req)
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such class");
         return;
     }
-    if (dn_japi_query_id(req, "subject_id", &subject_id) || dn_japi_query_id(req, "term_id", &term_id))
+    if (dn_api_query_id(req, "subject_id", &subject_id) || dn_api_query_id(req, "term_id", &term_id))
         return;
     if (subject_id == 0) {
-        dn_japi_invalid(req, "subject_id", "subject_id is required");
+        dn_api_invalid(req, "subject_id", "subject_id is required");
         return;
     }
-    if (dn_japi_allow(req, p, DN_ACT_READ_JOURNAL, school, class_id, subject_id, 0) != 0)
+    if (dn_api_allow(req, p, DN_ACT_READ_JOURNAL, school, class_id, subject_id, 0) != 0)
         return;
     if (term_id == 0 && (rc = dn_diary_current_term(req->db, school, &term_id)) != 0) {
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "the school has no term yet");
@@ -109,10 +109,10 @@ static void my_lessons(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     const char *date;
     char today[11];
-    if (p == NULL || dn_japi_query_date(req, "date", &date) != 0)
+    if (p == NULL || dn_api_query_date(req, "date", &date) != 0)
         return;
     if (date == NULL) {
-        dn_journal_today(today);
+        dn_date_today(today);
         date = today;
     }
     json_t *out = NULL;
@@ -128,7 +128,7 @@ static void my_lessons(dn_req_t *req)
     json_array_foreach(items, i, it)
     {
         int64_t school = json_integer_value(json_object_get(it, "school_id"));
-        if (dn_japi_can(req, p, DN_ACT_READ_SCHOOL, school, 0, 0, 0))
+        if (dn_api_can(req, p, DN_ACT_READ_SCHOOL, school, 0, 0, 0))
             json_array_append(kept, it);
     }
     json_object_set_new(out, "items", kept);

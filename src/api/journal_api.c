@@ -18,80 +18,10 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int64_t parse_id(const char *s)
-{
-    if (s == NULL || *s == '\0' || strlen(s) > 18)
-        return 0;
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (*end != '\0' || v <= 0)
-        return 0;
-    return (int64_t)v;
-}
-
-int64_t dn_japi_path_id(dn_req_t *req, const char *name)
-{
-    int64_t id = parse_id(dn_req_param(req, name));
-    if (id == 0)
-        dn_res_problem(req, 404, NULL, "no such resource");
-    return id;
-}
-
-void dn_japi_invalid(dn_req_t *req, const char *field, const char *message)
-{
-    dn_res_problem_fields(req, 422, "validation failed", json_pack("[{s:s, s:s}]", "field", field, "message", message));
-}
-
-int dn_japi_query_id(dn_req_t *req, const char *name, int64_t *out)
-{
-    const char *s = dn_req_query(req, name);
-    *out = 0;
-    if (s == NULL || *s == '\0')
-        return 0;
-    *out = parse_id(s);
-    if (*out == 0) {
-        dn_japi_invalid(req, name, "must be a positive integer id");
-        return -1;
-    }
-    return 0;
-}
-
-int dn_japi_query_date(dn_req_t *req, const char *name, const char **out)
-{
-    const char *s = dn_req_query(req, name);
-    *out = NULL;
-    if (s == NULL || *s == '\0')
-        return 0;
-    if (!dn_journal_date_valid(s)) {
-        dn_japi_invalid(req, name, "must be a date YYYY-MM-DD");
-        return -1;
-    }
-    *out = s;
-    return 0;
-}
-
-int dn_japi_allow(dn_req_t *req, const dn_principal_t *p, dn_action_t act, int64_t school, int64_t class_id,
-                  int64_t subject, int64_t student)
-{
-    dn_resource_t r = {.school_id = school, .class_id = class_id, .subject_id = subject, .student_id = student};
-    int rc = dn_access_check(req->db, p, act, &r);
-    if (rc == 0)
-        return 0;
-    dn_res_error(req, rc, rc == DN_EFORBIDDEN ? "you may not do this here" : NULL);
-    return rc;
-}
-
-int dn_japi_can(dn_req_t *req, const dn_principal_t *p, dn_action_t act, int64_t school, int64_t class_id,
-                int64_t subject, int64_t student)
-{
-    dn_resource_t r = {.school_id = school, .class_id = class_id, .subject_id = subject, .student_id = student};
-    return dn_access_check(req->db, p, act, &r) == 0;
-}
-
 void dn_japi_fail(dn_req_t *req, int rc, const dn_jfail_t *fail, const char *what)
 {
     if (rc == DN_EVALIDATION) {
-        dn_japi_invalid(req, fail->field, fail->message);
+        dn_api_invalid(req, fail->field, fail->message);
         return;
     }
     if (rc == DN_ECONFLICT && fail->message[0]) {
@@ -105,27 +35,13 @@ void dn_japi_fail(dn_req_t *req, int rc, const dn_jfail_t *fail, const char *wha
     dn_res_error(req, rc, NULL);
 }
 
-int dn_japi_opt_string(dn_req_t *req, json_t *body, const char *field, const char **out)
-{
-    json_t *v = json_object_get(body, field);
-    *out = NULL;
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_string(v)) {
-        dn_japi_invalid(req, field, "must be a string");
-        return -1;
-    }
-    *out = dn_req_strdup(req, json_string_value(v), json_string_length(v));
-    return 0;
-}
-
 /* Required integer member within [lo, hi]: 0 ok, -1 answered 422. */
 static int req_int(dn_req_t *req, json_t *obj, const char *key, const char *field, long long lo, long long hi,
                    const char *msg, long long *out)
 {
     json_t *v = json_object_get(obj, key);
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        dn_japi_invalid(req, field, msg);
+        dn_api_invalid(req, field, msg);
         return -1;
     }
     *out = json_integer_value(v);
@@ -134,13 +50,13 @@ static int req_int(dn_req_t *req, json_t *obj, const char *key, const char *fiel
 
 static int allow_closed(dn_req_t *req, const dn_principal_t *p, int64_t school)
 {
-    return dn_japi_can(req, p, DN_ACT_OVERRIDE_CLOSED, school, 0, 0, 0);
+    return dn_api_can(req, p, DN_ACT_OVERRIDE_CLOSED, school, 0, 0, 0);
 }
 
 /* Loads the lesson of {lesson_id} and checks act on its class+subject. */
 static int lesson_for(dn_req_t *req, const dn_principal_t *p, dn_action_t act, dn_lesson_ctx_t *l)
 {
-    int64_t id = dn_japi_path_id(req, "lesson_id");
+    int64_t id = dn_api_path_id(req, "lesson_id");
     if (id == 0)
         return -1;
     int rc = dn_journal_lesson_load(req->db, id, l);
@@ -148,7 +64,7 @@ static int lesson_for(dn_req_t *req, const dn_principal_t *p, dn_action_t act, d
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such lesson");
         return -1;
     }
-    return dn_japi_allow(req, p, act, l->school_id, l->class_id, l->subject_id, 0) ? -1 : 0;
+    return dn_api_allow(req, p, act, l->school_id, l->class_id, l->subject_id, 0) ? -1 : 0;
 }
 
 static void respond_lesson(dn_req_t *req, int64_t lesson_id, int status)
@@ -172,12 +88,12 @@ static void lesson_patch(dn_req_t *req)
     if (body == NULL)
         return;
     const char *topic = NULL, *homework = NULL;
-    int bad = dn_japi_opt_string(req, body, "topic", &topic) || dn_japi_opt_string(req, body, "homework", &homework);
+    int bad = dn_api_opt_string(req, body, "topic", &topic) || dn_api_opt_string(req, body, "homework", &homework);
     json_decref(body);
     if (bad)
         return;
     if ((topic && strlen(topic) > 1000) || (homework && strlen(homework) > 10000)) {
-        dn_japi_invalid(req, topic && strlen(topic) > 1000 ? "topic" : "homework", "too long");
+        dn_api_invalid(req, topic && strlen(topic) > 1000 ? "topic" : "homework", "too long");
         return;
     }
     int rc = dn_journal_lesson_update(req->db, l.id, topic, homework);
@@ -193,7 +109,7 @@ static void lesson_get(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     if (p == NULL)
         return;
-    int64_t id = dn_japi_path_id(req, "lesson_id");
+    int64_t id = dn_api_path_id(req, "lesson_id");
     dn_lesson_ctx_t l;
     if (id == 0)
         return;
@@ -203,8 +119,8 @@ static void lesson_get(dn_req_t *req)
         return;
     }
     /* teachers of the journal see the class's cells; class members the lesson only */
-    int full = dn_japi_can(req, p, DN_ACT_READ_JOURNAL, l.school_id, l.class_id, l.subject_id, 0);
-    if (!full && dn_japi_allow(req, p, DN_ACT_READ_CLASS, l.school_id, l.class_id, 0, 0) != 0)
+    int full = dn_api_can(req, p, DN_ACT_READ_JOURNAL, l.school_id, l.class_id, l.subject_id, 0);
+    if (!full && dn_api_allow(req, p, DN_ACT_READ_CLASS, l.school_id, l.class_id, 0, 0) != 0)
         return;
     json_t *o = dn_journal_lesson_json(req->db, id, full);
     if (o == NULL)
@@ -237,7 +153,7 @@ static void mark_post(dn_req_t *req)
     const char *kind = NULL, *comment = NULL;
     int bad = req_int(req, body, "student_id", "student_id", 1, INT64_MAX, "student_id is required", &student) ||
               req_int(req, body, "value", "value", 1, 5, "оценка должна быть от 1 до 5", &value) ||
-              dn_japi_opt_string(req, body, "kind", &kind) || dn_japi_opt_string(req, body, "comment", &comment);
+              dn_api_opt_string(req, body, "kind", &kind) || dn_api_opt_string(req, body, "comment", &comment);
     json_decref(body);
     if (bad)
         return;
@@ -264,7 +180,7 @@ static void marks_put(dn_req_t *req)
     json_t *arr = json_object_get(body, "marks");
     if (!json_is_array(arr) || json_array_size(arr) > 200) {
         json_decref(body);
-        dn_japi_invalid(req, "marks", "an array of at most 200 {student_id, value|null, kind?} is required");
+        dn_api_invalid(req, "marks", "an array of at most 200 {student_id, value|null, kind?} is required");
         return;
     }
     int n = (int)json_array_size(arr);
@@ -277,7 +193,7 @@ static void marks_put(dn_req_t *req)
         if (!json_is_object(it) ||
             req_int(req, it, "student_id", field, 1, INT64_MAX, "student_id is required", &sid) != 0) {
             if (!json_is_object(it))
-                dn_japi_invalid(req, field, "each item must be an object");
+                dn_api_invalid(req, field, "each item must be an object");
             json_decref(body);
             return;
         }
@@ -291,13 +207,13 @@ static void marks_put(dn_req_t *req)
         else {
             snprintf(field, sizeof(field), "marks[%d].value", i);
             json_decref(body);
-            dn_japi_invalid(req, field, "оценка должна быть от 1 до 5 (или null, чтобы удалить)");
+            dn_api_invalid(req, field, "оценка должна быть от 1 до 5 (или null, чтобы удалить)");
             return;
         }
         if (k != NULL && !json_is_null(k) && !json_is_string(k)) {
             snprintf(field, sizeof(field), "marks[%d].kind", i);
             json_decref(body);
-            dn_japi_invalid(req, field, "must be a string");
+            dn_api_invalid(req, field, "must be a string");
             return;
         }
         cells[i].kind = json_is_string(k) ? dn_req_strdup(req, json_string_value(k), json_string_length(k)) : NULL;
@@ -314,7 +230,7 @@ static void marks_put(dn_req_t *req)
 
 static int mark_for(dn_req_t *req, const dn_principal_t *p, dn_mark_ctx_t *m)
 {
-    int64_t id = dn_japi_path_id(req, "mark_id");
+    int64_t id = dn_api_path_id(req, "mark_id");
     if (id == 0)
         return -1;
     int rc = dn_journal_mark_load(req->db, id, m);
@@ -322,7 +238,7 @@ static int mark_for(dn_req_t *req, const dn_principal_t *p, dn_mark_ctx_t *m)
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such mark");
         return -1;
     }
-    return dn_japi_allow(req, p, DN_ACT_WRITE_JOURNAL, m->school_id, m->class_id, m->subject_id, 0) ? -1 : 0;
+    return dn_api_allow(req, p, DN_ACT_WRITE_JOURNAL, m->school_id, m->class_id, m->subject_id, 0) ? -1 : 0;
 }
 
 static void mark_patch(dn_req_t *req)
@@ -340,7 +256,7 @@ static void mark_patch(dn_req_t *req)
     if (json_object_get(body, "value") != NULL)
         bad = req_int(req, body, "value", "value", 1, 5, "оценка должна быть от 1 до 5", &value);
     if (!bad)
-        bad = dn_japi_opt_string(req, body, "comment", &comment);
+        bad = dn_api_opt_string(req, body, "comment", &comment);
     json_decref(body);
     if (bad)
         return;
@@ -371,7 +287,7 @@ static void mark_delete(dn_req_t *req)
 
 static int checkpoint_for(dn_req_t *req, const dn_principal_t *p, dn_action_t act, dn_checkpoint_ctx_t *c)
 {
-    int64_t id = dn_japi_path_id(req, "checkpoint_id");
+    int64_t id = dn_api_path_id(req, "checkpoint_id");
     if (id == 0)
         return -1;
     int rc = dn_journal_checkpoint_load(req->db, id, c);
@@ -379,7 +295,7 @@ static int checkpoint_for(dn_req_t *req, const dn_principal_t *p, dn_action_t ac
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such checkpoint");
         return -1;
     }
-    return dn_japi_allow(req, p, act, c->school_id, c->class_id, act == DN_ACT_READ_CLASS ? 0 : c->subject_id, 0)
+    return dn_api_allow(req, p, act, c->school_id, c->class_id, act == DN_ACT_READ_CLASS ? 0 : c->subject_id, 0)
                ? -1
                : 0;
 }
@@ -397,7 +313,7 @@ static void checkpoint_mark_post(dn_req_t *req)
     const char *comment = NULL;
     int bad = req_int(req, body, "student_id", "student_id", 1, INT64_MAX, "student_id is required", &student) ||
               req_int(req, body, "value", "value", 1, 5, "оценка должна быть от 1 до 5", &value) ||
-              dn_japi_opt_string(req, body, "comment", &comment);
+              dn_api_opt_string(req, body, "comment", &comment);
     json_decref(body);
     if (bad)
         return;
@@ -426,7 +342,7 @@ static void attendance_put(dn_req_t *req)
     json_t *arr = json_object_get(body, "items");
     if (!json_is_array(arr) || json_array_size(arr) > 200) {
         json_decref(body);
-        dn_japi_invalid(req, "items", "an array of at most 200 {student_id, status} is required");
+        dn_api_invalid(req, "items", "an array of at most 200 {student_id, status} is required");
         return;
     }
     int n = (int)json_array_size(arr);
@@ -438,7 +354,7 @@ static void attendance_put(dn_req_t *req)
         if (!json_is_integer(sid) || json_integer_value(sid) <= 0) {
             snprintf(field, sizeof(field), "items[%d].student_id", i);
             json_decref(body);
-            dn_japi_invalid(req, field, "student_id is required");
+            dn_api_invalid(req, field, "student_id is required");
             return;
         }
         items[i].student_id = json_integer_value(sid);
@@ -461,10 +377,10 @@ static dn_query_t q_subject_school = {"SELECT school_id FROM subjects WHERE id =
 /* {class_id} and {subject_id} of one school, else 404. */
 static int class_subject(dn_req_t *req, int64_t *school, int64_t *class_id, int64_t *subject_id)
 {
-    *class_id = dn_japi_path_id(req, "class_id");
+    *class_id = dn_api_path_id(req, "class_id");
     if (*class_id == 0)
         return -1;
-    *subject_id = dn_japi_path_id(req, "subject_id");
+    *subject_id = dn_api_path_id(req, "subject_id");
     if (*subject_id == 0)
         return -1;
     int rc = dn_access_class_school(req->db, *class_id, school);
@@ -484,7 +400,7 @@ static int class_subject(dn_req_t *req, int64_t *school, int64_t *class_id, int6
         return -1;
     }
     int same = rc == DN_DB_ROW && dn_stmt_int64(st, 0) == *school;
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     if (!same) {
         dn_res_problem(req, 404, NULL, "no such subject");
         return -1;
@@ -497,7 +413,7 @@ static void term_marks_put(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     int64_t school, class_id, subject_id;
     if (p == NULL || class_subject(req, &school, &class_id, &subject_id) != 0 ||
-        dn_japi_allow(req, p, DN_ACT_WRITE_JOURNAL, school, class_id, subject_id, 0) != 0)
+        dn_api_allow(req, p, DN_ACT_WRITE_JOURNAL, school, class_id, subject_id, 0) != 0)
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -511,7 +427,7 @@ static void term_marks_put(dn_req_t *req)
     }
     if (!json_is_array(arr) || json_array_size(arr) > 200) {
         json_decref(body);
-        dn_japi_invalid(req, "items", "an array of at most 200 {student_id, value|null} is required");
+        dn_api_invalid(req, "items", "an array of at most 200 {student_id, value|null} is required");
         return;
     }
     int n = (int)json_array_size(arr);
@@ -523,14 +439,14 @@ static void term_marks_put(dn_req_t *req)
         if (!json_is_integer(sid) || json_integer_value(sid) <= 0) {
             snprintf(field, sizeof(field), "items[%d].student_id", i);
             json_decref(body);
-            dn_japi_invalid(req, field, "student_id is required");
+            dn_api_invalid(req, field, "student_id is required");
             return;
         }
         if (!(v == NULL || json_is_null(v)) &&
             !(json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 5)) {
             snprintf(field, sizeof(field), "items[%d].value", i);
             json_decref(body);
-            dn_japi_invalid(req, field, "оценка должна быть от 1 до 5 (или null, чтобы удалить)");
+            dn_api_invalid(req, field, "оценка должна быть от 1 до 5 (или null, чтобы удалить)");
             return;
         }
         items[i].student_id = json_integer_value(sid);
@@ -557,18 +473,18 @@ static void term_marks_get(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     int64_t school, class_id, subject_id;
     if (p == NULL || class_subject(req, &school, &class_id, &subject_id) != 0 ||
-        dn_japi_allow(req, p, DN_ACT_READ_JOURNAL, school, class_id, subject_id, 0) != 0)
+        dn_api_allow(req, p, DN_ACT_READ_JOURNAL, school, class_id, subject_id, 0) != 0)
         return;
     const char *ys = dn_req_query(req, "year_start"), *ps = dn_req_query(req, "period");
     char *end;
     long year = ys ? strtol(ys, &end, 10) : 0;
     if (ys == NULL || *ys == '\0' || *end != '\0' || year < 2000 || year > 2100) {
-        dn_japi_invalid(req, "year_start", "year_start must be a year such as 2026");
+        dn_api_invalid(req, "year_start", "year_start must be a year such as 2026");
         return;
     }
     long period = ps ? strtol(ps, &end, 10) : -1;
     if (ps == NULL || *ps == '\0' || *end != '\0' || period < 0 || period > 4) {
-        dn_japi_invalid(req, "period", "period must be 1..4 (a term) or 0 (the year)");
+        dn_api_invalid(req, "period", "period must be 1..4 (a term) or 0 (the year)");
         return;
     }
     json_t *out = NULL;
@@ -584,7 +500,7 @@ static void term_close_common(dn_req_t *req, int closed)
     const dn_principal_t *p = dn_auth_require(req);
     if (p == NULL)
         return;
-    int64_t id = dn_japi_path_id(req, "term_id"), school = 0;
+    int64_t id = dn_api_path_id(req, "term_id"), school = 0;
     if (id == 0)
         return;
     int rc = dn_journal_term_school(req->db, id, &school);
@@ -592,7 +508,7 @@ static void term_close_common(dn_req_t *req, int closed)
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such term");
         return;
     }
-    if (dn_japi_allow(req, p, DN_ACT_ADMIN_SCHOOL, school, 0, 0, 0) != 0)
+    if (dn_api_allow(req, p, DN_ACT_ADMIN_SCHOOL, school, 0, 0, 0) != 0)
         return;
     json_t *out = NULL;
     rc = dn_journal_term_set_closed(req->db, p->user_id, id, closed, &out);
@@ -621,15 +537,15 @@ static void audit_get(dn_req_t *req)
         return;
     const char *entity = dn_req_query(req, "entity");
     if (entity == NULL || strcmp(entity, "mark") != 0) {
-        dn_japi_invalid(req, "entity", "entity=mark is the supported history");
+        dn_api_invalid(req, "entity", "entity=mark is the supported history");
         return;
     }
     int64_t lesson_id, checkpoint_id, student_id;
-    if (dn_japi_query_id(req, "lesson_id", &lesson_id) || dn_japi_query_id(req, "checkpoint_id", &checkpoint_id) ||
-        dn_japi_query_id(req, "student_id", &student_id))
+    if (dn_api_query_id(req, "lesson_id", &lesson_id) || dn_api_query_id(req, "checkpoint_id", &checkpoint_id) ||
+        dn_api_query_id(req, "student_id", &student_id))
         return;
     if (student_id == 0 || (lesson_id == 0) == (checkpoint_id == 0)) {
-        dn_japi_invalid(req, student_id == 0 ? "student_id" : "lesson_id",
+        dn_api_invalid(req, student_id == 0 ? "student_id" : "lesson_id",
                         "student_id and exactly one of lesson_id, checkpoint_id are required");
         return;
     }
@@ -648,7 +564,7 @@ static void audit_get(dn_req_t *req)
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, lesson_id ? "no such lesson" : "no such checkpoint");
         return;
     }
-    if (dn_japi_allow(req, p, DN_ACT_WRITE_JOURNAL, school, class_id, subject_id, 0) != 0)
+    if (dn_api_allow(req, p, DN_ACT_WRITE_JOURNAL, school, class_id, subject_id, 0) != 0)
         return;
     json_t *items = dn_journal_audit_mark(req->db, lesson_id, checkpoint_id, student_id);
     if (items == NULL)
@@ -662,21 +578,21 @@ static void audit_get(dn_req_t *req)
 static int checkpoint_input(dn_req_t *req, json_t *body, dn_checkpoint_input_t *in)
 {
     memset(in, 0, sizeof(*in));
-    if (dn_japi_opt_string(req, body, "kind", &in->kind) || dn_japi_opt_string(req, body, "title", &in->title) ||
-        dn_japi_opt_string(req, body, "description", &in->description) ||
-        dn_japi_opt_string(req, body, "due_date", &in->due_date))
+    if (dn_api_opt_string(req, body, "kind", &in->kind) || dn_api_opt_string(req, body, "title", &in->title) ||
+        dn_api_opt_string(req, body, "description", &in->description) ||
+        dn_api_opt_string(req, body, "due_date", &in->due_date))
         return -1;
     json_t *w = json_object_get(body, "weight"), *l = json_object_get(body, "lesson_id");
     if (w != NULL && !json_is_null(w)) {
         if (!json_is_integer(w) || json_integer_value(w) < 1 || json_integer_value(w) > 10) {
-            dn_japi_invalid(req, "weight", "weight must be an integer 1..10");
+            dn_api_invalid(req, "weight", "weight must be an integer 1..10");
             return -1;
         }
         in->weight = (int)json_integer_value(w);
     }
     if (l != NULL && !json_is_null(l)) {
         if (!json_is_integer(l) || json_integer_value(l) <= 0) {
-            dn_japi_invalid(req, "lesson_id", "lesson_id must be a lesson id");
+            dn_api_invalid(req, "lesson_id", "lesson_id must be a lesson id");
             return -1;
         }
         in->lesson_id = json_integer_value(l);
@@ -698,7 +614,7 @@ static void checkpoint_post(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     int64_t school, class_id, subject_id;
     if (p == NULL || class_subject(req, &school, &class_id, &subject_id) != 0 ||
-        dn_japi_allow(req, p, DN_ACT_WRITE_JOURNAL, school, class_id, subject_id, 0) != 0)
+        dn_api_allow(req, p, DN_ACT_WRITE_JOURNAL, school, class_id, subject_id, 0) != 0)
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -723,7 +639,7 @@ static void checkpoints_list(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     if (p == NULL)
         return;
-    int64_t class_id = dn_japi_path_id(req, "class_id"), school = 0, subject_id = 0;
+    int64_t class_id = dn_api_path_id(req, "class_id"), school = 0, subject_id = 0;
     const char *from, *to;
     if (class_id == 0)
         return;
@@ -732,9 +648,9 @@ static void checkpoints_list(dn_req_t *req)
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such class");
         return;
     }
-    if (dn_japi_allow(req, p, DN_ACT_READ_CLASS, school, class_id, 0, 0) != 0 ||
-        dn_japi_query_id(req, "subject_id", &subject_id) || dn_japi_query_date(req, "from", &from) ||
-        dn_japi_query_date(req, "to", &to))
+    if (dn_api_allow(req, p, DN_ACT_READ_CLASS, school, class_id, 0, 0) != 0 ||
+        dn_api_query_id(req, "subject_id", &subject_id) || dn_api_query_date(req, "from", &from) ||
+        dn_api_query_date(req, "to", &to))
         return;
     json_t *items = dn_journal_checkpoints_list(req->db, class_id, subject_id, from, to);
     if (items == NULL)

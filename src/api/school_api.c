@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/common.h"
 #include "api/api.h"
 #include "api/etag.h"
 #include "auth/auth.h"
@@ -31,59 +32,11 @@
 /* ------------------------------------------------------------------ */
 /* helpers                                                            */
 
-/* Positive integer path parameter; 0 after answering 404. */
-static int64_t id_param(dn_req_t *req, const char *name)
-{
-    const char *s = dn_req_param(req, name);
-    char *end = NULL;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (s == NULL || *s == '\0' || *end != '\0' || v <= 0) {
-        dn_res_problem(req, 404, NULL, "no such resource");
-        return 0;
-    }
-    return v;
-}
-
 /* 1 when allowed; otherwise answered (403/401/5xx) and 0. */
 static int allowed(dn_req_t *req, const dn_principal_t *p, dn_action_t act, int64_t school_id, int64_t class_id,
                    int64_t student_id)
 {
-    dn_resource_t res = {school_id, class_id, 0, student_id};
-    int rc = dn_access_check(req->db, p, act, &res);
-    if (rc == 0)
-        return 1;
-    dn_res_error(req, rc, rc == DN_EFORBIDDEN ? "you may not do this in this school" : NULL);
-    return 0;
-}
-
-/* Answer a domain result: rc 0 -> status + out; validation -> 422 with errors; else the code's status. */
-static void reply(dn_req_t *req, int rc, int status, json_t **outp, json_t *errors)
-{
-    /* out by address: read after the domain call in the same argument list has run */
-    json_t *out = outp != NULL ? *outp : NULL;
-    if (rc == 0) {
-        json_decref(errors);
-        if (status == 200 && (req->method == DN_GET || req->method == DN_HEAD))
-            dn_res_json_etag(req, out); /* reads revalidate cheaply with If-None-Match */
-        else
-            dn_res_json(req, status, out);
-        return;
-    }
-    json_decref(out);
-    if (rc == DN_EVALIDATION) {
-        dn_res_problem_fields(req, 422, "the request has invalid fields", errors);
-        return;
-    }
-    if (rc == DN_ECONFLICT && errors != NULL && json_array_size(errors) > 0) {
-        dn_res_problem_fields(req, 409, "conflicts with existing data", errors);
-        return;
-    }
-    json_decref(errors);
-    const char *detail = rc == DN_EEXIST      ? "already exists"
-                         : rc == DN_ENOTFOUND ? "no such resource"
-                         : rc == DN_ECONFLICT ? "conflicts with existing data"
-                                              : NULL;
-    dn_res_error(req, rc, detail);
+    return dn_api_allow(req, p, act, school_id, class_id, 0, student_id) == 0;
 }
 
 /* String field: NULL when absent. Records an error for a wrong type / length. */
@@ -130,6 +83,11 @@ static int bad_input(dn_req_t *req, json_t *errors)
 
 /* ------------------------------------------------------------------ */
 /* regions and schools (sysadmin)                                     */
+
+static void reply(dn_req_t *req, int rc, int status, json_t **outp, json_t *errors)
+{
+    dn_api_reply(req, rc, status, outp, errors, "conflicts with existing data", "already exists");
+}
 
 static void region_create(dn_req_t *req)
 {
@@ -195,7 +153,7 @@ static void school_get(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
         return;
     json_t *out = NULL;
     reply(req, dn_school_get(req->db, sid, &out), 200, &out, NULL);
@@ -357,7 +315,7 @@ static void school_admin_create(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_SYSADMIN, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_SYSADMIN, sid, 0, 0))
         return;
     start_create(req, p, sid, DN_SROLE_ADMIN);
 }
@@ -366,7 +324,7 @@ static void user_create(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     start_create(req, p, sid, 0);
 }
@@ -413,7 +371,7 @@ static void user_reset_password(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t uid, sid;
-    if (p == NULL || (uid = id_param(req, "user_id")) == 0 || !admin_of_user(req, p, uid, &sid))
+    if (p == NULL || (uid = dn_api_path_id(req, "user_id")) == 0 || !admin_of_user(req, p, uid, &sid))
         return;
     pending_t *pd = pending_new(req, p, PW_RESET);
     pd->user_id = uid;
@@ -426,7 +384,7 @@ static void user_patch(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t uid, sid;
-    if (p == NULL || (uid = id_param(req, "user_id")) == 0 || !admin_of_user(req, p, uid, &sid))
+    if (p == NULL || (uid = dn_api_path_id(req, "user_id")) == 0 || !admin_of_user(req, p, uid, &sid))
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -458,7 +416,7 @@ static void user_list(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     const char *role = dn_req_query(req, "role");
     const char *q = dn_req_query(req, "q");
@@ -535,7 +493,7 @@ static void terms_put(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid, year;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || (year = id_param(req, "year_start")) == 0 ||
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || (year = dn_api_path_id(req, "year_start")) == 0 ||
         !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     json_t *body = dn_req_json_body(req);
@@ -557,7 +515,7 @@ static void terms_get(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
         return;
     const char *y = dn_req_query(req, "year");
     long year = y && y[0] ? strtol(y, NULL, 10) : dn_school_current_year();
@@ -575,7 +533,7 @@ static void holiday_create(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -592,7 +550,7 @@ static void holiday_list(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
         return;
     json_t *out = NULL;
     reply(req, dn_school_holiday_list(req->db, sid, &out), 200, &out, NULL);
@@ -602,7 +560,7 @@ static void holiday_delete(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid, hid, owner = 0;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || (hid = id_param(req, "holiday_id")) == 0 ||
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || (hid = dn_api_path_id(req, "holiday_id")) == 0 ||
         !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     int rc = dn_school_holiday_school(req->db, hid, &owner);
@@ -620,7 +578,7 @@ static void subject_create(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -636,7 +594,7 @@ static void subject_list(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
         return;
     json_t *out = NULL;
     reply(req, dn_school_subject_list(req->db, sid, &out), 200, &out, NULL);
@@ -656,7 +614,7 @@ static void subject_patch(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t id, sid = 0;
-    if (p == NULL || (id = id_param(req, "subject_id")) == 0 ||
+    if (p == NULL || (id = dn_api_path_id(req, "subject_id")) == 0 ||
         !admin_of(req, p, dn_school_subject_school(req->db, id, &sid), &sid))
         return;
     json_t *body = dn_req_json_body(req);
@@ -673,7 +631,7 @@ static void subject_delete(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t id, sid = 0;
-    if (p == NULL || (id = id_param(req, "subject_id")) == 0 ||
+    if (p == NULL || (id = dn_api_path_id(req, "subject_id")) == 0 ||
         !admin_of(req, p, dn_school_subject_school(req->db, id, &sid), &sid))
         return;
     int rc = dn_school_subject_delete(req->db, id);
@@ -691,7 +649,7 @@ static void class_create(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -719,7 +677,7 @@ static void class_list(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
         return;
     json_t *out = NULL;
     reply(req, dn_school_class_list(req->db, sid, &out), 200, &out, NULL);
@@ -741,7 +699,7 @@ static void class_get(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t cid;
-    if (p == NULL || (cid = id_param(req, "class_id")) == 0 || class_access(req, p, cid, DN_ACT_READ_CLASS) == 0)
+    if (p == NULL || (cid = dn_api_path_id(req, "class_id")) == 0 || class_access(req, p, cid, DN_ACT_READ_CLASS) == 0)
         return;
     json_t *out = NULL;
     reply(req, dn_school_class_get(req->db, cid, &out), 200, &out, NULL);
@@ -751,7 +709,7 @@ static void class_patch(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t cid;
-    if (p == NULL || (cid = id_param(req, "class_id")) == 0 || class_access(req, p, cid, DN_ACT_ADMIN_SCHOOL) == 0)
+    if (p == NULL || (cid = dn_api_path_id(req, "class_id")) == 0 || class_access(req, p, cid, DN_ACT_ADMIN_SCHOOL) == 0)
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -775,7 +733,7 @@ static void class_students(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t cid;
-    if (p == NULL || (cid = id_param(req, "class_id")) == 0 || class_access(req, p, cid, DN_ACT_READ_CLASS) == 0)
+    if (p == NULL || (cid = dn_api_path_id(req, "class_id")) == 0 || class_access(req, p, cid, DN_ACT_READ_CLASS) == 0)
         return;
     json_t *out = NULL;
     reply(req, dn_school_class_students(req->db, cid, &out), 200, &out, NULL);
@@ -785,7 +743,7 @@ static void class_enrol(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t cid;
-    if (p == NULL || (cid = id_param(req, "class_id")) == 0 || class_access(req, p, cid, DN_ACT_ADMIN_SCHOOL) == 0)
+    if (p == NULL || (cid = dn_api_path_id(req, "class_id")) == 0 || class_access(req, p, cid, DN_ACT_ADMIN_SCHOOL) == 0)
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -808,7 +766,7 @@ static void student_history(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t uid;
-    if (p == NULL || (uid = id_param(req, "student_id")) == 0)
+    if (p == NULL || (uid = dn_api_path_id(req, "student_id")) == 0)
         return;
     int64_t ids[16];
     int n = 0, rc = dn_school_user_schools(req->db, uid, ids, 16, &n);
@@ -841,7 +799,7 @@ static void parent_link_change(dn_req_t *req, int link)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t parent, student;
-    if (p == NULL || (parent = id_param(req, "parent_id")) == 0 || (student = id_param(req, "student_id")) == 0)
+    if (p == NULL || (parent = dn_api_path_id(req, "parent_id")) == 0 || (student = dn_api_path_id(req, "student_id")) == 0)
         return;
     int64_t ids[16];
     int n = 0, rc = dn_school_user_schools(req->db, student, ids, 16, &n);
@@ -897,7 +855,7 @@ static void assignment_create(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -917,7 +875,7 @@ static void assignment_list(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
         return;
     const char *c = dn_req_query(req, "class_id");
     const char *t = dn_req_query(req, "teacher_id");
@@ -931,7 +889,7 @@ static void assignment_delete(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t id, sid = 0;
-    if (p == NULL || (id = id_param(req, "assignment_id")) == 0 ||
+    if (p == NULL || (id = dn_api_path_id(req, "assignment_id")) == 0 ||
         !admin_of(req, p, dn_school_assignment_school(req->db, id, &sid), &sid))
         return;
     int rc = dn_school_assignment_delete(req->db, id);
@@ -949,7 +907,7 @@ static void import_csv(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t sid;
-    if (p == NULL || (sid = id_param(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
+    if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_ADMIN_SCHOOL, sid, 0, 0))
         return;
     if (req->content_type != NULL && strncasecmp(req->content_type, "text/csv", 8) != 0 &&
         strncasecmp(req->content_type, "text/plain", 10) != 0) {

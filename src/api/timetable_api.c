@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common.h"
 #include "api/api.h"
 #include "api/etag.h"
 #include "auth/auth.h"
@@ -18,39 +19,9 @@
 #include "domain/timetable.h"
 #include "http/router.h"
 
-static int64_t id_param(dn_req_t *req, const char *name)
-{
-    const char *s = dn_req_param(req, name);
-    char *end = NULL;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (s == NULL || *s == '\0' || *end != '\0' || v <= 0) {
-        dn_res_problem(req, 404, NULL, "no such resource");
-        return 0;
-    }
-    return v;
-}
-
 static void reply(dn_req_t *req, int rc, int status, json_t **outp, json_t *errors)
 {
-    /* out by address: read after the domain call in the same argument list has run */
-    json_t *out = outp != NULL ? *outp : NULL;
-    if (rc == 0) {
-        json_decref(errors);
-        if (status == 200 && (req->method == DN_GET || req->method == DN_HEAD))
-            dn_res_json_etag(req, out); /* reads revalidate cheaply with If-None-Match */
-        else
-            dn_res_json(req, status, out);
-        return;
-    }
-    json_decref(out);
-    if (rc == DN_EVALIDATION || (rc == DN_ECONFLICT && errors != NULL && json_array_size(errors) > 0)) {
-        dn_res_problem_fields(req, rc == DN_EVALIDATION ? 422 : 409,
-                              rc == DN_EVALIDATION ? "the request has invalid fields" : "conflicts with the timetable",
-                              errors);
-        return;
-    }
-    json_decref(errors);
-    dn_res_error(req, rc, rc == DN_ENOTFOUND ? "no such resource" : rc == DN_EEXIST ? "that lesson slot is taken" : NULL);
+    dn_api_reply(req, rc, status, outp, errors, "conflicts with the timetable", "that lesson slot is taken");
 }
 
 /* Access to a class for act; 1 when allowed, else answered. */
@@ -72,7 +43,7 @@ static void timetable_put(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t cid;
-    if (p == NULL || (cid = id_param(req, "class_id")) == 0 || !class_allowed(req, p, cid, DN_ACT_ADMIN_SCHOOL))
+    if (p == NULL || (cid = dn_api_path_id(req, "class_id")) == 0 || !class_allowed(req, p, cid, DN_ACT_ADMIN_SCHOOL))
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -89,16 +60,16 @@ static void timetable_get(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t cid;
-    if (p == NULL || (cid = id_param(req, "class_id")) == 0 || !class_allowed(req, p, cid, DN_ACT_READ_CLASS))
+    if (p == NULL || (cid = dn_api_path_id(req, "class_id")) == 0 || !class_allowed(req, p, cid, DN_ACT_READ_CLASS))
         return;
     const char *date = dn_req_query(req, "date");
     char today[11];
     if (date == NULL || date[0] == '\0') {
-        dn_school_date_format(dn_school_today(), today);
+        dn_date_format(dn_date_today_days(), today);
         date = today;
     }
     int64_t d;
-    if (dn_school_date_parse(date, &d) < 0) {
+    if (dn_date_parse(date, &d) < 0) {
         json_t *errors = json_array();
         dn_school_field_error(errors, "date", "must be a date YYYY-MM-DD");
         dn_res_problem_fields(req, 422, "the request has invalid fields", errors);
@@ -112,7 +83,7 @@ static void lesson_change(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t lid, sid = 0, cid = 0;
-    if (p == NULL || (lid = id_param(req, "lesson_id")) == 0)
+    if (p == NULL || (lid = dn_api_path_id(req, "lesson_id")) == 0)
         return;
     int rc = dn_timetable_lesson_owner(req->db, lid, &sid, &cid);
     if (rc == 0) {
@@ -139,7 +110,7 @@ static void extra_lesson(dn_req_t *req)
 {
     const dn_principal_t *p = dn_auth_require(req);
     int64_t cid;
-    if (p == NULL || (cid = id_param(req, "class_id")) == 0 || !class_allowed(req, p, cid, DN_ACT_ADMIN_SCHOOL))
+    if (p == NULL || (cid = dn_api_path_id(req, "class_id")) == 0 || !class_allowed(req, p, cid, DN_ACT_ADMIN_SCHOOL))
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)

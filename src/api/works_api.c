@@ -33,10 +33,10 @@ static void respond_work(dn_req_t *req, int64_t work_id, int status)
 static const char *body_text(dn_req_t *req, json_t *body)
 {
     const char *text = NULL;
-    if (dn_japi_opt_string(req, body, "text", &text) != 0)
+    if (dn_api_opt_string(req, body, "text", &text) != 0)
         return NULL;
     if (text == NULL || text[0] == '\0' || strlen(text) > MAX_TEXT) {
-        dn_japi_invalid(req, "text", "text is required (1..20000 characters)");
+        dn_api_invalid(req, "text", "text is required (1..20000 characters)");
         return NULL;
     }
     return text;
@@ -47,7 +47,7 @@ static void work_submit(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     if (p == NULL)
         return;
-    int64_t cp_id = dn_japi_path_id(req, "checkpoint_id");
+    int64_t cp_id = dn_api_path_id(req, "checkpoint_id");
     if (cp_id == 0)
         return;
     dn_checkpoint_ctx_t c;
@@ -56,7 +56,7 @@ static void work_submit(dn_req_t *req)
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such checkpoint");
         return;
     }
-    if (dn_japi_allow(req, p, DN_ACT_SUBMIT_WORK, c.school_id, c.class_id, 0, p->user_id) != 0)
+    if (dn_api_allow(req, p, DN_ACT_SUBMIT_WORK, c.school_id, c.class_id, 0, p->user_id) != 0)
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -75,7 +75,7 @@ static void work_submit(dn_req_t *req)
                                               json_string_length(f) <= MAX_FILE_REF;
         if (!ok) {
             json_decref(body);
-            dn_japi_invalid(req, "files", "files must be an array of at most 20 file references (strings)");
+            dn_api_invalid(req, "files", "files must be an array of at most 20 file references (strings)");
             return;
         }
     } else {
@@ -95,7 +95,7 @@ static void work_submit(dn_req_t *req)
 
 static int work_for(dn_req_t *req, dn_work_ctx_t *w)
 {
-    int64_t id = dn_japi_path_id(req, "work_id");
+    int64_t id = dn_api_path_id(req, "work_id");
     if (id == 0)
         return -1;
     int rc = dn_works_load(req->db, id, w);
@@ -112,8 +112,8 @@ static void work_get(dn_req_t *req)
     dn_work_ctx_t w;
     if (p == NULL || work_for(req, &w) != 0)
         return;
-    if (!dn_japi_can(req, p, DN_ACT_READ_STUDENT, w.school_id, 0, 0, w.student_id) &&
-        dn_japi_allow(req, p, DN_ACT_READ_JOURNAL, w.school_id, w.class_id, w.subject_id, 0) != 0)
+    if (!dn_api_can(req, p, DN_ACT_READ_STUDENT, w.school_id, 0, 0, w.student_id) &&
+        dn_api_allow(req, p, DN_ACT_READ_JOURNAL, w.school_id, w.class_id, w.subject_id, 0) != 0)
         return;
     json_t *o = dn_works_json(req->db, w.id);
     if (o == NULL)
@@ -127,7 +127,7 @@ static void works_of_checkpoint(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     if (p == NULL)
         return;
-    int64_t cp_id = dn_japi_path_id(req, "checkpoint_id");
+    int64_t cp_id = dn_api_path_id(req, "checkpoint_id");
     if (cp_id == 0)
         return;
     dn_checkpoint_ctx_t c;
@@ -136,7 +136,7 @@ static void works_of_checkpoint(dn_req_t *req)
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such checkpoint");
         return;
     }
-    if (dn_japi_allow(req, p, DN_ACT_READ_JOURNAL, c.school_id, c.class_id, c.subject_id, 0) != 0)
+    if (dn_api_allow(req, p, DN_ACT_READ_JOURNAL, c.school_id, c.class_id, c.subject_id, 0) != 0)
         return;
     json_t *items = dn_works_list(req->db, c.id);
     if (items == NULL)
@@ -152,8 +152,8 @@ static void work_comment(dn_req_t *req)
     if (p == NULL || work_for(req, &w) != 0)
         return;
     /* the owner (submitting for themself) or the teacher of the class+subject */
-    if (!dn_japi_can(req, p, DN_ACT_SUBMIT_WORK, w.school_id, w.class_id, 0, w.student_id) &&
-        dn_japi_allow(req, p, DN_ACT_WRITE_JOURNAL, w.school_id, w.class_id, w.subject_id, 0) != 0)
+    if (!dn_api_can(req, p, DN_ACT_SUBMIT_WORK, w.school_id, w.class_id, 0, w.student_id) &&
+        dn_api_allow(req, p, DN_ACT_WRITE_JOURNAL, w.school_id, w.class_id, w.subject_id, 0) != 0)
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -175,7 +175,7 @@ static void work_mark(dn_req_t *req)
     const dn_principal_t *p = dn_auth_require(req);
     dn_work_ctx_t w;
     if (p == NULL || work_for(req, &w) != 0 ||
-        dn_japi_allow(req, p, DN_ACT_WRITE_JOURNAL, w.school_id, w.class_id, w.subject_id, 0) != 0)
+        dn_api_allow(req, p, DN_ACT_WRITE_JOURNAL, w.school_id, w.class_id, w.subject_id, 0) != 0)
         return;
     json_t *body = dn_req_json_body(req);
     if (body == NULL)
@@ -184,11 +184,11 @@ static void work_mark(dn_req_t *req)
     const char *comment = NULL;
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 5) {
         json_decref(body);
-        dn_japi_invalid(req, "value", "оценка должна быть от 1 до 5");
+        dn_api_invalid(req, "value", "оценка должна быть от 1 до 5");
         return;
     }
     int value = (int)json_integer_value(v);
-    int bad = dn_japi_opt_string(req, body, "comment", &comment);
+    int bad = dn_api_opt_string(req, body, "comment", &comment);
     json_decref(body);
     if (bad)
         return;
@@ -200,7 +200,7 @@ static void work_mark(dn_req_t *req)
     }
     dn_jfail_t f = {0};
     int64_t mark_id = 0;
-    int closed_ok = dn_japi_can(req, p, DN_ACT_OVERRIDE_CLOSED, c.school_id, 0, 0, 0);
+    int closed_ok = dn_api_can(req, p, DN_ACT_OVERRIDE_CLOSED, c.school_id, 0, 0, 0);
     rc = dn_journal_checkpoint_mark_set(req->db, p->user_id, closed_ok, &c, w.student_id, value, comment, w.id,
                                         &mark_id, &f);
     if (rc != 0) {

@@ -9,6 +9,7 @@
  * revokes its family, because only a thief or a replay can present it.
  */
 #include "auth/auth.h"
+#include "core/date.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,13 +87,6 @@ static int64_t mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -270,7 +264,7 @@ const char *dn_auth_dummy_hash(const dn_app_t *app)
 int dn_auth_issue_access(const dn_app_t *app, const dn_principal_t *p, char **out, int *expires_in)
 {
     *expires_in = app->auth->access_ttl_s;
-    return dn_jwt_sign(&app->auth->keys, p, wall_ms() / 1000, app->auth->access_ttl_s, out);
+    return dn_jwt_sign(&app->auth->keys, p, dn_now_ms() / 1000, app->auth->access_ttl_s, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -358,7 +352,7 @@ const dn_principal_t *dn_auth_require(dn_req_t *req)
     while (*tok == ' ')
         tok++;
     dn_principal_t *p = h2o_mem_alloc_pool(&req->pool, sizeof(dn_principal_t));
-    if (dn_jwt_verify(&a->keys, tok, wall_ms() / 1000, p) != 0) {
+    if (dn_jwt_verify(&a->keys, tok, dn_now_ms() / 1000, p) != 0) {
         if (dn_auth_throttle_address(req) != 0)
             return NULL;
         unauthorized(req, "invalid or expired access token");
@@ -450,7 +444,7 @@ static int rt_insert(dn_db_t *db, int64_t user_id, const char *family, char out[
     sodium_bin2base64(out, DN_REFRESH_TOKEN_LEN, raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof(raw));
     token_hash(out, hex);
-    int64_t now = wall_ms();
+    int64_t now = dn_now_ms();
     dn_stmt_t *st = dn_db_prepare(db, &q_rt_insert);
     if (st == NULL)
         return db_err(db);
@@ -472,7 +466,7 @@ int dn_auth_refresh_create(dn_db_t *db, int64_t user_id, char out[DN_REFRESH_TOK
     dn_stmt_t *st = dn_db_prepare(db, &q_rt_purge);
     if (st == NULL)
         return db_err(db);
-    dn_stmt_bind_int64(st, 1, wall_ms());
+    dn_stmt_bind_int64(st, 1, dn_now_ms());
     int rc = dn_stmt_exec(st);
     if (rc != 0)
         return rc;
@@ -486,7 +480,7 @@ static int revoke_family(dn_db_t *db, const char *family)
     dn_stmt_t *st = dn_db_prepare(db, &q_rt_revoke_family);
     if (st == NULL)
         return db_err(db);
-    dn_stmt_bind_int64(st, 1, wall_ms());
+    dn_stmt_bind_int64(st, 1, dn_now_ms());
     dn_stmt_bind_text(st, 2, family, -1);
     return dn_stmt_exec(st);
 }
@@ -520,7 +514,7 @@ int dn_auth_refresh_rotate(dn_db_t *db, const char *token, int64_t *user_id, cha
     revoked = !dn_stmt_is_null(st, 5);
     blocked = dn_stmt_int64(st, 6) != 0;
     finish(st);
-    if (revoked || expires <= wall_ms() || blocked) {
+    if (revoked || expires <= dn_now_ms() || blocked) {
         rc = DN_EUNAUTH;
         goto rollback;
     }
@@ -530,7 +524,7 @@ int dn_auth_refresh_rotate(dn_db_t *db, const char *token, int64_t *user_id, cha
             rc = db_err(db);
             goto rollback;
         }
-        dn_stmt_bind_int64(st, 1, wall_ms());
+        dn_stmt_bind_int64(st, 1, dn_now_ms());
         dn_stmt_bind_int64(st, 2, id);
         if ((rc = dn_stmt_exec(st)) != 0)
             goto rollback;
@@ -562,7 +556,7 @@ int dn_auth_refresh_revoke(dn_db_t *db, const char *token)
     dn_stmt_t *st = dn_db_prepare(db, &q_rt_revoke_by_hash);
     if (st == NULL)
         return db_err(db);
-    dn_stmt_bind_int64(st, 1, wall_ms());
+    dn_stmt_bind_int64(st, 1, dn_now_ms());
     dn_stmt_bind_text(st, 2, hex, -1);
     return dn_stmt_exec(st);
 }
@@ -572,7 +566,7 @@ int dn_auth_refresh_revoke_user(dn_db_t *db, int64_t user_id)
     dn_stmt_t *st = dn_db_prepare(db, &q_rt_revoke_user);
     if (st == NULL)
         return db_err(db);
-    dn_stmt_bind_int64(st, 1, wall_ms());
+    dn_stmt_bind_int64(st, 1, dn_now_ms());
     dn_stmt_bind_int64(st, 2, user_id);
     return dn_stmt_exec(st);
 }
@@ -620,7 +614,7 @@ int dn_auth_bootstrap(dn_db_t *db, char *err, size_t errlen)
     }
     dn_stmt_bind_text(st, 1, login, -1);
     dn_stmt_bind_text(st, 2, hash, -1);
-    dn_stmt_bind_int64(st, 3, wall_ms());
+    dn_stmt_bind_int64(st, 3, dn_now_ms());
     if ((rc = dn_stmt_step(st)) != DN_DB_ROW) {
         rc = rc < 0 ? rc : DN_EDB;
         goto rollback;

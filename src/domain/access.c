@@ -74,11 +74,9 @@ static int school_of(dn_db_t *db, dn_query_t *q, int64_t id, int64_t *school_id)
     }
     if (dn_stmt_bind_int64(st, 1, id) != 0)
         return DN_EDB;
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *school_id = dn_stmt_int64(st, 0);
     finish(st);
     return 0;

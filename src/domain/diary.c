@@ -16,12 +16,6 @@
 #include "domain/journal.h"
 #include "domain/school.h"
 
-static const char *col_text(dn_stmt_t *st, int col)
-{
-    const char *s = dn_stmt_text(st, col, NULL);
-    return s ? s : "";
-}
-
 static json_t *opt_int(dn_stmt_t *st, int col)
 {
     return dn_stmt_is_null(st, col) ? json_null() : json_integer(dn_stmt_int64(st, col));
@@ -52,7 +46,7 @@ int dn_diary_student_school(dn_db_t *db, int64_t student_id, int64_t *school_id,
     if (rc == DN_DB_ROW) {
         *school_id = dn_stmt_int64(st, 0);
         *class_id = dn_stmt_int64(st, 1);
-        dn_journal_stmt_done(st);
+        dn_stmt_finish(st);
         return 0;
     }
     *class_id = 0;
@@ -60,13 +54,11 @@ int dn_diary_student_school(dn_db_t *db, int64_t student_id, int64_t *school_id,
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, student_id);
-    rc = dn_stmt_step(st);
-    if (rc < 0)
+    rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *school_id = dn_stmt_int64(st, 0);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -76,7 +68,7 @@ static dn_query_t q_current_term = {
 int dn_diary_current_term(dn_db_t *db, int64_t school_id, int64_t *term_id)
 {
     char today[11];
-    dn_journal_today(today);
+    dn_date_today(today);
     /* the term containing today, else the last one that has started (holidays) */
     if (dn_journal_term_for_date(db, school_id, today, term_id, NULL) == 0)
         return 0;
@@ -85,13 +77,11 @@ int dn_diary_current_term(dn_db_t *db, int64_t school_id, int64_t *term_id)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, school_id);
     dn_stmt_bind_text(st, 2, today, -1);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *term_id = dn_stmt_int64(st, 0);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -124,12 +114,12 @@ static const char *maxd(const char *a, const char *b)
 int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **out)
 {
     char mon[11], sat[11], sun[11], day[11], name[256];
-    int wd = dn_journal_weekday(date);
+    int wd = dn_date_weekday(date);
     *out = NULL;
-    if (wd == 0 || dn_journal_date_add(date, 1 - wd, mon) != 0)
+    if (wd == 0 || dn_date_add(date, 1 - wd, mon) != 0)
         return DN_EINVAL;
-    dn_journal_date_add(mon, 5, sat);
-    dn_journal_date_add(mon, 6, sun);
+    dn_date_add(mon, 5, sat);
+    dn_date_add(mon, 6, sun);
 
     span_t spans[8];
     int nspans = 0, rc;
@@ -141,8 +131,8 @@ int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **ou
     dn_stmt_bind_text(st, 3, mon, -1);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW && nspans < 8) {
         spans[nspans].class_id = dn_stmt_int64(st, 0);
-        snprintf(spans[nspans].from, 11, "%s", col_text(st, 1));
-        snprintf(spans[nspans].to, 11, "%s", col_text(st, 2));
+        snprintf(spans[nspans].from, 11, "%s", dn_stmt_str(st, 1));
+        snprintf(spans[nspans].to, 11, "%s", dn_stmt_str(st, 2));
         nspans++;
     }
     if (rc < 0)
@@ -151,7 +141,7 @@ int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **ou
     json_t *days = json_array(), *checkpoints = json_array();
     json_t *by_id = json_object(); /* lesson id -> lesson, checkpoint "c<id>" -> checkpoint (borrowed) */
     for (int i = 0; i < 6; i++) {
-        dn_journal_date_add(mon, i, day);
+        dn_date_add(mon, i, day);
         json_array_append_new(days, json_pack("{s:s, s:i, s:[]}", "date", day, "weekday", i + 1, "lessons"));
     }
     for (int s = 0; s < nspans; s++) {
@@ -160,7 +150,7 @@ int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **ou
         char hi[11];
         snprintf(hi, sizeof(hi), "%s", sat);
         if (spans[s].to[0] && strcmp(spans[s].to, sat) <= 0)
-            dn_journal_date_add(spans[s].to, -1, hi);
+            dn_date_add(spans[s].to, -1, hi);
         st = dn_db_prepare(db, &q_week_lessons);
         if (st == NULL) {
             rc = DN_EDB;
@@ -171,18 +161,18 @@ int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **ou
         dn_stmt_bind_text(st, 3, lo, -1);
         dn_stmt_bind_text(st, 4, hi, -1);
         while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
-            const char *d = col_text(st, 1);
-            int w = dn_journal_weekday(d);
+            const char *d = dn_stmt_str(st, 1);
+            int w = dn_date_weekday(d);
             if (w < 1 || w > 6)
                 continue; /* Sunday lessons are not shown in a Mon..Sat diary */
             json_t *l = json_pack(
                 "{s:I, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:[], s:o}", "id",
                 (json_int_t)dn_stmt_int64(st, 0), "date", d, "lesson_no", (json_int_t)dn_stmt_int64(st, 2),
-                "subject_id", (json_int_t)dn_stmt_int64(st, 12), "subject", col_text(st, 3), "teacher",
-                dn_journal_full_name(name, sizeof(name), col_text(st, 4), col_text(st, 5), col_text(st, 6)), "room",
-                col_text(st, 7), "topic", col_text(st, 8), "homework", col_text(st, 9), "cancelled",
-                (int)dn_stmt_int64(st, 10), "change_note", col_text(st, 13), "marks", "attendance",
-                dn_stmt_is_null(st, 11) ? json_null() : json_string(col_text(st, 11)));
+                "subject_id", (json_int_t)dn_stmt_int64(st, 12), "subject", dn_stmt_str(st, 3), "teacher",
+                dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 4), dn_stmt_str(st, 5), dn_stmt_str(st, 6)), "room",
+                dn_stmt_str(st, 7), "topic", dn_stmt_str(st, 8), "homework", dn_stmt_str(st, 9), "cancelled",
+                (int)dn_stmt_int64(st, 10), "change_note", dn_stmt_str(st, 13), "marks", "attendance",
+                dn_stmt_is_null(st, 11) ? json_null() : json_string(dn_stmt_str(st, 11)));
             char key[32];
             snprintf(key, sizeof(key), "%lld", (long long)dn_stmt_int64(st, 0));
             json_object_set(by_id, key, l);
@@ -203,11 +193,11 @@ int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **ou
         while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
             json_t *c = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:n}", "id",
                                   (json_int_t)dn_stmt_int64(st, 0), "subject_id", (json_int_t)dn_stmt_int64(st, 1),
-                                  "subject", col_text(st, 2), "kind", col_text(st, 3), "title", col_text(st, 4),
-                                  "description", col_text(st, 5), "due_date", col_text(st, 6), "weight",
+                                  "subject", dn_stmt_str(st, 2), "kind", dn_stmt_str(st, 3), "title", dn_stmt_str(st, 4),
+                                  "description", dn_stmt_str(st, 5), "due_date", dn_stmt_str(st, 6), "weight",
                                   (json_int_t)dn_stmt_int64(st, 7), "lesson_id", opt_int(st, 8), "work_id",
                                   opt_int(st, 9), "work_status",
-                                  dn_stmt_is_null(st, 10) ? json_null() : json_string(col_text(st, 10)), "mark");
+                                  dn_stmt_is_null(st, 10) ? json_null() : json_string(dn_stmt_str(st, 10)), "mark");
             char key[32];
             snprintf(key, sizeof(key), "c%lld", (long long)dn_stmt_int64(st, 0));
             json_object_set(by_id, key, c);
@@ -228,8 +218,8 @@ int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **ou
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
         char key[32];
         json_t *m = json_pack("{s:I, s:I, s:s, s:I, s:s}", "id", (json_int_t)dn_stmt_int64(st, 7), "value",
-                              (json_int_t)dn_stmt_int64(st, 2), "kind", col_text(st, 3), "weight",
-                              (json_int_t)dn_stmt_int64(st, 4), "comment", col_text(st, 5));
+                              (json_int_t)dn_stmt_int64(st, 2), "kind", dn_stmt_str(st, 3), "weight",
+                              (json_int_t)dn_stmt_int64(st, 4), "comment", dn_stmt_str(st, 5));
         if (!dn_stmt_is_null(st, 0)) {
             snprintf(key, sizeof(key), "%lld", (long long)dn_stmt_int64(st, 0));
             json_t *l = json_object_get(by_id, key);
@@ -281,18 +271,16 @@ static int load_term(dn_db_t *db, int64_t term_id, term_t *t, json_t **json)
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, term_id);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     t->school_id = dn_stmt_int64(st, 1);
     t->year_start = (int)dn_stmt_int64(st, 2);
     t->number = (int)dn_stmt_int64(st, 3);
-    snprintf(t->from, 11, "%s", col_text(st, 4));
-    snprintf(t->to, 11, "%s", col_text(st, 5));
+    snprintf(t->from, 11, "%s", dn_stmt_str(st, 4));
+    snprintf(t->to, 11, "%s", dn_stmt_str(st, 5));
     t->closed = !dn_stmt_is_null(st, 6);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     *json = json_pack("{s:I, s:i, s:i, s:s, s:s, s:b}", "id", (json_int_t)term_id, "year_start", t->year_start,
                       "number", t->number, "starts_on", t->from, "ends_on", t->to, "closed", t->closed);
     return 0;
@@ -330,7 +318,7 @@ int dn_diary_marks(dn_db_t *db, int64_t student_id, int64_t school_id, int64_t t
         if (cur == NULL || sid != cur_id) {
             if (cur)
                 set_average(cur, svw, sw);
-            cur = json_pack("{s:I, s:s, s:[], s:n}", "subject_id", (json_int_t)sid, "subject", col_text(st, 1),
+            cur = json_pack("{s:I, s:s, s:[], s:n}", "subject_id", (json_int_t)sid, "subject", dn_stmt_str(st, 1),
                             "marks", "term_mark");
             json_array_append_new(subjects, cur);
             char key[24];
@@ -343,9 +331,9 @@ int dn_diary_marks(dn_db_t *db, int64_t student_id, int64_t school_id, int64_t t
         sw += w;
         json_array_append_new(json_object_get(cur, "marks"),
                               json_pack("{s:I, s:s, s:I, s:I, s:s, s:s, s:o, s:o}", "id",
-                                        (json_int_t)dn_stmt_int64(st, 9), "date", col_text(st, 2), "value",
-                                        (json_int_t)v, "weight", (json_int_t)w, "kind", col_text(st, 5), "comment",
-                                        col_text(st, 6), "lesson_id", opt_int(st, 7), "checkpoint_id",
+                                        (json_int_t)dn_stmt_int64(st, 9), "date", dn_stmt_str(st, 2), "value",
+                                        (json_int_t)v, "weight", (json_int_t)w, "kind", dn_stmt_str(st, 5), "comment",
+                                        dn_stmt_str(st, 6), "lesson_id", opt_int(st, 7), "checkpoint_id",
                                         opt_int(st, 8)));
     }
     if (cur)
@@ -366,7 +354,7 @@ int dn_diary_marks(dn_db_t *db, int64_t student_id, int64_t school_id, int64_t t
         json_t *s = json_object_get(by_subject, key);
         if (s == NULL) { /* a term mark without marks this term */
             s = json_pack("{s:I, s:s, s:[], s:n, s:I, s:I}", "subject_id", (json_int_t)dn_stmt_int64(st, 0), "subject",
-                          col_text(st, 1), "marks", "average", "sum_weighted", (json_int_t)0, "sum_weights",
+                          dn_stmt_str(st, 1), "marks", "average", "sum_weighted", (json_int_t)0, "sum_weights",
                           (json_int_t)0);
             json_array_append_new(subjects, s);
             json_object_set(by_subject, key, s);
@@ -441,8 +429,8 @@ int dn_diary_class_journal(dn_db_t *db, int64_t school_id, int64_t class_id, int
             continue; /* left and came back within the term */
         last = id;
         json_array_append_new(students, json_pack("{s:I, s:s}", "id", (json_int_t)id, "name",
-                                                  dn_journal_full_name(name, sizeof(name), col_text(st, 1),
-                                                                       col_text(st, 2), col_text(st, 3))));
+                                                  dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 1),
+                                                                       dn_stmt_str(st, 2), dn_stmt_str(st, 3))));
         char key[24];
         snprintf(key, sizeof(key), "%lld", (long long)id);
         json_t *a = json_object();
@@ -462,9 +450,9 @@ int dn_diary_class_journal(dn_db_t *db, int64_t school_id, int64_t class_id, int
     dn_stmt_bind_text(st, 4, t.to, -1);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW)
         json_array_append_new(lessons, json_pack("{s:I, s:s, s:I, s:s, s:s, s:b}", "id",
-                                                 (json_int_t)dn_stmt_int64(st, 0), "date", col_text(st, 1),
+                                                 (json_int_t)dn_stmt_int64(st, 0), "date", dn_stmt_str(st, 1),
                                                  "lesson_no", (json_int_t)dn_stmt_int64(st, 2), "topic",
-                                                 col_text(st, 3), "homework", col_text(st, 4), "cancelled",
+                                                 dn_stmt_str(st, 3), "homework", dn_stmt_str(st, 4), "cancelled",
                                                  (int)dn_stmt_int64(st, 5)));
     if (rc < 0)
         goto fail;
@@ -479,14 +467,14 @@ int dn_diary_class_journal(dn_db_t *db, int64_t school_id, int64_t class_id, int
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
         int64_t sid = dn_stmt_int64(st, 1), v = dn_stmt_int64(st, 4), w = dn_stmt_int64(st, 6);
         json_t *m = json_pack("{s:I, s:I, s:s, s:I, s:s}", "id", (json_int_t)dn_stmt_int64(st, 0), "value",
-                              (json_int_t)v, "kind", col_text(st, 5), "weight", (json_int_t)w, "comment",
-                              col_text(st, 7));
+                              (json_int_t)v, "kind", dn_stmt_str(st, 5), "weight", (json_int_t)w, "comment",
+                              dn_stmt_str(st, 7));
         if (!dn_stmt_is_null(st, 2)) {
             json_array_append_new(json_object_get(cell(cells, dn_stmt_int64(st, 2), sid), "marks"), m);
         } else {
             json_object_set_new(m, "student_id", json_integer(sid));
             json_object_set_new(m, "checkpoint_id", opt_int(st, 3));
-            json_object_set_new(m, "date", json_string(col_text(st, 8)));
+            json_object_set_new(m, "date", json_string(dn_stmt_str(st, 8)));
             json_array_append_new(cpmarks, m);
         }
         char key[24];
@@ -511,7 +499,7 @@ int dn_diary_class_journal(dn_db_t *db, int64_t school_id, int64_t class_id, int
     dn_stmt_bind_text(st, 4, t.to, -1);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW)
         json_object_set_new(cell(cells, dn_stmt_int64(st, 0), dn_stmt_int64(st, 1)), "attendance",
-                            json_string(col_text(st, 2)));
+                            json_string(dn_stmt_str(st, 2)));
     if (rc < 0)
         goto fail;
     *out = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "class_id", (json_int_t)class_id, "subject_id",
@@ -547,16 +535,16 @@ int dn_diary_teacher_day(dn_db_t *db, int64_t teacher_id, const char *date, json
     int rc, year = year_of(date);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
         char cname[32];
-        dn_class_name((int)dn_stmt_int64(st, 3), col_text(st, 4), year, cname, sizeof(cname));
-        const char *topic = col_text(st, 9), *hw = col_text(st, 10);
+        dn_class_name((int)dn_stmt_int64(st, 3), dn_stmt_str(st, 4), year, cname, sizeof(cname));
+        const char *topic = dn_stmt_str(st, 9), *hw = dn_stmt_str(st, 10);
         json_array_append_new(
             items, json_pack("{s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:b, s:b, s:b, s:s}", "id",
                              (json_int_t)dn_stmt_int64(st, 0), "school_id", (json_int_t)dn_stmt_int64(st, 1),
                              "class_id", (json_int_t)dn_stmt_int64(st, 2), "class", cname, "subject_id",
-                             (json_int_t)dn_stmt_int64(st, 5), "subject", col_text(st, 6), "lesson_no",
-                             (json_int_t)dn_stmt_int64(st, 7), "room", col_text(st, 8), "topic", topic, "homework",
+                             (json_int_t)dn_stmt_int64(st, 5), "subject", dn_stmt_str(st, 6), "lesson_no",
+                             (json_int_t)dn_stmt_int64(st, 7), "room", dn_stmt_str(st, 8), "topic", topic, "homework",
                              hw, "cancelled", (int)dn_stmt_int64(st, 11), "topic_filled", topic[0] != '\0',
-                             "homework_filled", hw[0] != '\0', "subgroup", col_text(st, 12)));
+                             "homework_filled", hw[0] != '\0', "subgroup", dn_stmt_str(st, 12)));
     }
     if (rc < 0) {
         json_decref(items);

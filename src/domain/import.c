@@ -343,7 +343,7 @@ static char *trim(char *s)
 /* existing user id by login; 0 when none */
 static int login_lookup(plan_t *pl, const char *login, int64_t *id)
 {
-    int rc = dn_school_int(pl->db, &q_login_id, id, "s", login);
+    int rc = dn_db_scalar(pl->db, &q_login_id, id, "s", login);
     if (rc == DN_ENOTFOUND) {
         *id = 0;
         return 0;
@@ -586,7 +586,7 @@ static int write_all(plan_t *pl, json_t *users, int counts[8])
         prow_t *r = &pl->rows[i];
         if (r->type != T_CLASS || r->class_id > 0)
             continue;
-        rc = dn_school_int(db, &q_class_ins, &r->class_id, "iis", pl->school_id,
+        rc = dn_db_scalar(db, &q_class_ins, &r->class_id, "iis", pl->school_id,
                            (int64_t)dn_class_start_year(r->grade, pl->year), r->letter);
         counts[0]++;
     }
@@ -612,11 +612,11 @@ static int write_all(plan_t *pl, json_t *users, int counts[8])
     for (int i = 0; rc == 0 && i < pl->n; i++) {
         prow_t *r = &pl->rows[i];
         if (r->type == T_STUDENT) {
-            rc = dn_school_exec(db, &q_membership, "iis", class_of(pl, r), r->user_id, from);
+            rc = dn_db_run(db, &q_membership, "iis", class_of(pl, r), r->user_id, from);
         } else if (r->type == T_PARENT) {
             int64_t parent = r->person ? r->user_id : user_of(pl, r->login, 0);
             int64_t child = user_of(pl, r->v[COL_PARENT_OF], r->ref_user);
-            rc = dn_school_exec(db, &q_link, "ii", parent, child);
+            rc = dn_db_run(db, &q_link, "ii", parent, child);
             counts[5]++;
         } else if (r->type == T_ASSIGNMENT) {
             int idx = smap_get(&pl->subjects, r->v[COL_SUBJECT]);
@@ -625,13 +625,13 @@ static int write_all(plan_t *pl, json_t *users, int counts[8])
             } else {
                 rc = dn_school_subject_find(db, pl->school_id, r->v[COL_SUBJECT], &r->subject_id);
                 if (rc == 0 && r->subject_id == 0) {
-                    rc = dn_school_int(db, &q_subject_ins, &r->subject_id, "is", pl->school_id, r->v[COL_SUBJECT]);
+                    rc = dn_db_scalar(db, &q_subject_ins, &r->subject_id, "is", pl->school_id, r->v[COL_SUBJECT]);
                     counts[6]++;
                 }
                 smap_put(&pl->subjects, r->v[COL_SUBJECT], i);
             }
             if (rc == 0)
-                rc = dn_school_exec(db, &q_assign, "iiii", pl->school_id, user_of(pl, r->v[COL_LOGIN], r->ref_user),
+                rc = dn_db_run(db, &q_assign, "iiii", pl->school_id, user_of(pl, r->v[COL_LOGIN], r->ref_user),
                                     class_of(pl, r), r->subject_id);
             counts[T_ASSIGNMENT]++;
         }

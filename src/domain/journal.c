@@ -19,7 +19,6 @@
 
 /* ------------------------------------------------------------ small helpers */
 
-static void fmt_date(char out[11], int y, int m, int d);
 
 static int failf(dn_jfail_t *f, int code, const char *field, const char *fmt, ...)
 {
@@ -33,117 +32,11 @@ static int failf(dn_jfail_t *f, int code, const char *field, const char *fmt, ..
     return code;
 }
 
-int64_t dn_journal_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void dn_journal_today(char buf[11])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    fmt_date(buf, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-
-static int parse_date(const char *s, int *y, int *m, int *d)
-{
-    if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return 0;
-    *y = atoi(s);
-    *m = atoi(s + 5);
-    *d = atoi(s + 8);
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (*m < 1 || *m > 12 || *d < 1 || *y < 1900)
-        return 0;
-    int leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
-    int max = mdays[*m - 1] + (*m == 2 && leap);
-    return *d <= max;
-}
-
-int dn_journal_date_valid(const char *s)
-{
-    int y, m, d;
-    return parse_date(s, &y, &m, &d);
-}
-
-/* Days since 1970-01-01 (Howard Hinnant's civil algorithms). */
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-int dn_journal_date_add(const char *date, int days, char out[11])
-{
-    int y, m, d;
-    if (!parse_date(date, &y, &m, &d))
-        return DN_EINVAL;
-    civil_from_days(days_from_civil(y, m, d) + days, &y, &m, &d);
-    fmt_date(out, y, m, d);
-    return 0;
-}
-
-int dn_journal_weekday(const char *date)
-{
-    int y, m, d;
-    if (!parse_date(date, &y, &m, &d))
-        return 0;
-    int64_t z = days_from_civil(y, m, d); /* 1970-01-01 was a Thursday (4) */
-    int64_t w = ((z % 7) + 7 + 3) % 7;   /* 0 = Monday */
-    return (int)w + 1;
-}
-
 const char *dn_journal_full_name(char *buf, size_t cap, const char *last, const char *first, const char *middle)
 {
     snprintf(buf, cap, "%s %s%s%s", last ? last : "", first ? first : "", middle && *middle ? " " : "",
              middle ? middle : "");
     return buf;
-}
-
-static void fmt_date(char out[11], int y, int m, int d)
-{
-    char tmp[40];
-    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d", y, m, d);
-    memcpy(out, tmp, 10);
-    out[10] = '\0';
-}
-
-static const char *col_text(dn_stmt_t *st, int col)
-{
-    const char *s = dn_stmt_text(st, col, NULL);
-    return s ? s : "";
-}
-
-/* A read statement left after its first row keeps an SQLite read snapshot
- * open on this connection, and a later BEGIN IMMEDIATE on a stale snapshot
- * fails at once with SQLITE_BUSY: every single-row read is run to its end. */
-void dn_journal_stmt_done(dn_stmt_t *st)
-{
-    while (dn_stmt_step(st) == DN_DB_ROW)
-        ;
 }
 
 /* ------------------------------------------------------------ averages */
@@ -193,15 +86,13 @@ int dn_journal_term_for_date(dn_db_t *db, int64_t school_id, const char *date, i
     dn_stmt_bind_int64(st, 1, school_id);
     dn_stmt_bind_text(st, 2, date, -1);
     dn_stmt_bind_text(st, 3, date, -1);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *term_id = dn_stmt_int64(st, 0);
     if (closed)
         *closed = !dn_stmt_is_null(st, 1);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -214,20 +105,18 @@ int dn_journal_lesson_load(dn_db_t *db, int64_t lesson_id, dn_lesson_ctx_t *out)
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, lesson_id);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     memset(out, 0, sizeof(*out));
     out->id = dn_stmt_int64(st, 0);
     out->school_id = dn_stmt_int64(st, 1);
     out->class_id = dn_stmt_int64(st, 2);
     out->subject_id = dn_stmt_int64(st, 3);
     out->teacher_id = dn_stmt_int64(st, 4);
-    snprintf(out->date, sizeof(out->date), "%s", col_text(st, 5));
+    snprintf(out->date, sizeof(out->date), "%s", dn_stmt_str(st, 5));
     out->cancelled = (int)dn_stmt_int64(st, 6);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -240,21 +129,19 @@ int dn_journal_checkpoint_load(dn_db_t *db, int64_t checkpoint_id, dn_checkpoint
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, checkpoint_id);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     memset(out, 0, sizeof(*out));
     out->id = dn_stmt_int64(st, 0);
     out->school_id = dn_stmt_int64(st, 1);
     out->class_id = dn_stmt_int64(st, 2);
     out->subject_id = dn_stmt_int64(st, 3);
     out->teacher_id = dn_stmt_int64(st, 4);
-    snprintf(out->kind, sizeof(out->kind), "%s", col_text(st, 5));
-    snprintf(out->due_date, sizeof(out->due_date), "%s", col_text(st, 6));
+    snprintf(out->kind, sizeof(out->kind), "%s", dn_stmt_str(st, 5));
+    snprintf(out->due_date, sizeof(out->due_date), "%s", dn_stmt_str(st, 6));
     out->weight = (int)dn_stmt_int64(st, 7);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -267,11 +154,9 @@ int dn_journal_mark_load(dn_db_t *db, int64_t mark_id, dn_mark_ctx_t *out)
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, mark_id);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     memset(out, 0, sizeof(*out));
     out->id = dn_stmt_int64(st, 0);
     out->school_id = dn_stmt_int64(st, 1);
@@ -280,8 +165,8 @@ int dn_journal_mark_load(dn_db_t *db, int64_t mark_id, dn_mark_ctx_t *out)
     out->student_id = dn_stmt_int64(st, 4);
     out->lesson_id = dn_stmt_int64(st, 5);
     out->checkpoint_id = dn_stmt_int64(st, 6);
-    snprintf(out->kind, sizeof(out->kind), "%s", col_text(st, 7));
-    dn_journal_stmt_done(st);
+    snprintf(out->kind, sizeof(out->kind), "%s", dn_stmt_str(st, 7));
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -301,15 +186,15 @@ json_t *dn_journal_mark_json(dn_db_t *db, int64_t mark_id)
     json_object_set_new(o, "student_id", json_integer(dn_stmt_int64(st, 1)));
     json_object_set_new(o, "lesson_id", dn_stmt_is_null(st, 2) ? json_null() : json_integer(dn_stmt_int64(st, 2)));
     json_object_set_new(o, "checkpoint_id", dn_stmt_is_null(st, 3) ? json_null() : json_integer(dn_stmt_int64(st, 3)));
-    json_object_set_new(o, "date", json_string(col_text(st, 4)));
+    json_object_set_new(o, "date", json_string(dn_stmt_str(st, 4)));
     json_object_set_new(o, "value", json_integer(dn_stmt_int64(st, 5)));
     json_object_set_new(o, "weight", json_integer(dn_stmt_int64(st, 6)));
-    json_object_set_new(o, "kind", json_string(col_text(st, 7)));
-    json_object_set_new(o, "comment", json_string(col_text(st, 8)));
+    json_object_set_new(o, "kind", json_string(dn_stmt_str(st, 7)));
+    json_object_set_new(o, "comment", json_string(dn_stmt_str(st, 8)));
     json_object_set_new(o, "term_id", json_integer(dn_stmt_int64(st, 9)));
     json_object_set_new(o, "class_id", json_integer(dn_stmt_int64(st, 10)));
     json_object_set_new(o, "subject_id", json_integer(dn_stmt_int64(st, 11)));
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return o;
 }
 
@@ -328,7 +213,7 @@ int dn_journal_student_in_class(dn_db_t *db, int64_t class_id, int64_t student_i
     int rc = dn_stmt_step(st);
     if (rc < 0)
         return rc;
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return rc == DN_DB_ROW;
 }
 
@@ -344,7 +229,7 @@ static int term_is_closed(dn_db_t *db, int64_t term_id)
     if (rc < 0)
         return rc;
     int closed = rc == DN_DB_ROW && !dn_stmt_is_null(st, 0);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return closed;
 }
 
@@ -366,7 +251,7 @@ static int audit(dn_db_t *db, int64_t school_id, const char *entity, const char 
     dn_stmt_bind_text(st, 2, entity, -1);
     dn_stmt_bind_text(st, 3, key, -1);
     dn_stmt_bind_int64(st, 4, actor);
-    dn_stmt_bind_int64(st, 5, dn_journal_now_ms());
+    dn_stmt_bind_int64(st, 5, dn_now_ms());
     if (o)
         dn_stmt_bind_text(st, 6, o, -1);
     else
@@ -483,12 +368,12 @@ static int find_lesson_mark(dn_db_t *db, int64_t lesson_id, int64_t student_id, 
         o->id = dn_stmt_int64(st, 0);
         o->value = (int)dn_stmt_int64(st, 1);
         o->weight = (int)dn_stmt_int64(st, 2);
-        snprintf(o->kind, sizeof(o->kind), "%s", col_text(st, 3));
-        o->comment = strdup(col_text(st, 4));
+        snprintf(o->kind, sizeof(o->kind), "%s", dn_stmt_str(st, 3));
+        o->comment = strdup(dn_stmt_str(st, 4));
         if (o->comment == NULL)
             return DN_ENOMEM;
     }
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -499,7 +384,7 @@ static int insert_mark(dn_db_t *db, int64_t school_id, int64_t student_id, int64
     dn_stmt_t *st = dn_db_prepare(db, &q_mark_insert);
     if (st == NULL)
         return DN_EDB;
-    int64_t now = dn_journal_now_ms();
+    int64_t now = dn_now_ms();
     dn_stmt_bind_int64(st, 1, school_id);
     dn_stmt_bind_int64(st, 2, student_id);
     dn_stmt_bind_int64(st, 3, class_id);
@@ -536,7 +421,7 @@ static int update_mark(dn_db_t *db, int64_t id, int value, const char *comment)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, value);
     dn_stmt_bind_text(st, 2, comment ? comment : "", -1);
-    dn_stmt_bind_int64(st, 3, dn_journal_now_ms());
+    dn_stmt_bind_int64(st, 3, dn_now_ms());
     dn_stmt_bind_int64(st, 4, id);
     int rc = dn_stmt_exec(st);
     return rc < 0 ? rc : 0;
@@ -663,22 +548,20 @@ static int mark_for_change(dn_db_t *db, int64_t mark_id, int allow_closed, old_m
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, mark_id);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     o->id = mark_id;
     o->value = (int)dn_stmt_int64(st, 0);
     o->weight = (int)dn_stmt_int64(st, 1);
-    snprintf(o->kind, sizeof(o->kind), "%s", col_text(st, 2));
-    o->comment = strdup(col_text(st, 3));
+    snprintf(o->kind, sizeof(o->kind), "%s", dn_stmt_str(st, 2));
+    o->comment = strdup(dn_stmt_str(st, 3));
     int64_t term_id = dn_stmt_int64(st, 4);
     *lesson_id = dn_stmt_int64(st, 5);
     *checkpoint_id = dn_stmt_int64(st, 6);
     *student_id = dn_stmt_int64(st, 7);
     *school_id = dn_stmt_int64(st, 8);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     if (o->comment == NULL)
         return DN_ENOMEM;
     int closed = term_is_closed(db, term_id);
@@ -798,12 +681,12 @@ int dn_journal_checkpoint_mark_set(dn_db_t *db, int64_t actor, int allow_closed,
                 o.id = dn_stmt_int64(st, 0);
                 o.value = (int)dn_stmt_int64(st, 1);
                 o.weight = (int)dn_stmt_int64(st, 2);
-                snprintf(o.kind, sizeof(o.kind), "%s", col_text(st, 3));
-                o.comment = strdup(col_text(st, 4));
+                snprintf(o.kind, sizeof(o.kind), "%s", dn_stmt_str(st, 3));
+                o.comment = strdup(dn_stmt_str(st, 4));
                 if (o.comment == NULL)
                     rc = DN_ENOMEM;
             }
-            dn_journal_stmt_done(st);
+            dn_stmt_finish(st);
         }
     }
     if (rc == 0) {
@@ -830,7 +713,7 @@ int dn_journal_checkpoint_mark_set(dn_db_t *db, int64_t actor, int allow_closed,
             rc = DN_EDB;
         else {
             dn_stmt_bind_int64(st, 1, id);
-            dn_stmt_bind_int64(st, 2, dn_journal_now_ms());
+            dn_stmt_bind_int64(st, 2, dn_now_ms());
             dn_stmt_bind_int64(st, 3, work_id);
             rc = dn_stmt_exec(st);
         }
@@ -897,8 +780,8 @@ int dn_journal_attendance_set(dn_db_t *db, int64_t actor, int allow_closed, cons
             break;
         }
         if (s == DN_DB_ROW)
-            snprintf(old, sizeof(old), "%s", col_text(st, 0));
-        dn_journal_stmt_done(st);
+            snprintf(old, sizeof(old), "%s", dn_stmt_str(st, 0));
+        dn_stmt_finish(st);
         if (strcmp(old, items[i].status) == 0)
             continue;
         st = dn_db_prepare(db, &q_att_upsert);
@@ -910,7 +793,7 @@ int dn_journal_attendance_set(dn_db_t *db, int64_t actor, int allow_closed, cons
         dn_stmt_bind_int64(st, 2, items[i].student_id);
         dn_stmt_bind_text(st, 3, items[i].status, -1);
         dn_stmt_bind_int64(st, 4, actor);
-        dn_stmt_bind_int64(st, 5, dn_journal_now_ms());
+        dn_stmt_bind_int64(st, 5, dn_now_ms());
         rc = dn_stmt_exec(st);
         if (rc < 0)
             break;
@@ -943,7 +826,7 @@ int dn_journal_lesson_update(dn_db_t *db, int64_t lesson_id, const char *topic, 
         dn_stmt_bind_text(st, 2, homework, -1);
     else
         dn_stmt_bind_null(st, 2);
-    dn_stmt_bind_int64(st, 3, dn_journal_now_ms());
+    dn_stmt_bind_int64(st, 3, dn_now_ms());
     dn_stmt_bind_int64(st, 4, lesson_id);
     int rc = dn_stmt_exec(st);
     if (rc < 0)
@@ -973,24 +856,24 @@ json_t *dn_journal_lesson_json(dn_db_t *db, int64_t lesson_id, int with_cells)
         return NULL;
     char name[256], date[11];
     int64_t class_id = dn_stmt_int64(st, 1);
-    snprintf(date, sizeof(date), "%s", col_text(st, 8));
+    snprintf(date, sizeof(date), "%s", dn_stmt_str(st, 8));
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(dn_stmt_int64(st, 0)));
     json_object_set_new(o, "class_id", json_integer(class_id));
     json_object_set_new(o, "subject_id", json_integer(dn_stmt_int64(st, 2)));
-    json_object_set_new(o, "subject", json_string(col_text(st, 3)));
+    json_object_set_new(o, "subject", json_string(dn_stmt_str(st, 3)));
     json_object_set_new(o, "teacher_id", json_integer(dn_stmt_int64(st, 4)));
-    json_object_set_new(o, "teacher", json_string(dn_journal_full_name(name, sizeof(name), col_text(st, 5),
-                                                                       col_text(st, 6), col_text(st, 7))));
+    json_object_set_new(o, "teacher", json_string(dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 5),
+                                                                       dn_stmt_str(st, 6), dn_stmt_str(st, 7))));
     json_object_set_new(o, "date", json_string(date));
     json_object_set_new(o, "lesson_no", json_integer(dn_stmt_int64(st, 9)));
-    json_object_set_new(o, "room", json_string(col_text(st, 10)));
-    json_object_set_new(o, "topic", json_string(col_text(st, 11)));
-    json_object_set_new(o, "homework", json_string(col_text(st, 12)));
+    json_object_set_new(o, "room", json_string(dn_stmt_str(st, 10)));
+    json_object_set_new(o, "topic", json_string(dn_stmt_str(st, 11)));
+    json_object_set_new(o, "homework", json_string(dn_stmt_str(st, 12)));
     json_object_set_new(o, "cancelled", json_boolean(dn_stmt_int64(st, 13)));
-    json_object_set_new(o, "change_note", json_string(col_text(st, 14)));
-    json_object_set_new(o, "subgroup", json_string(col_text(st, 15)));
-    dn_journal_stmt_done(st);
+    json_object_set_new(o, "change_note", json_string(dn_stmt_str(st, 14)));
+    json_object_set_new(o, "subgroup", json_string(dn_stmt_str(st, 15)));
+    dn_stmt_finish(st);
     if (!with_cells)
         return o;
 
@@ -1007,8 +890,8 @@ json_t *dn_journal_lesson_json(dn_db_t *db, int64_t lesson_id, int with_cells)
     int rc;
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW)
         json_array_append_new(students, json_pack("{s:I, s:s}", "id", (json_int_t)dn_stmt_int64(st, 0), "name",
-                                                  dn_journal_full_name(name, sizeof(name), col_text(st, 1),
-                                                                       col_text(st, 2), col_text(st, 3))));
+                                                  dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 1),
+                                                                       dn_stmt_str(st, 2), dn_stmt_str(st, 3))));
     if (rc < 0)
         goto fail;
     st = dn_db_prepare(db, &q_lesson_marks);
@@ -1019,8 +902,8 @@ json_t *dn_journal_lesson_json(dn_db_t *db, int64_t lesson_id, int with_cells)
         json_array_append_new(marks, json_pack("{s:I, s:I, s:I, s:s, s:I, s:s}", "id",
                                                (json_int_t)dn_stmt_int64(st, 0), "student_id",
                                                (json_int_t)dn_stmt_int64(st, 1), "value",
-                                               (json_int_t)dn_stmt_int64(st, 2), "kind", col_text(st, 3), "weight",
-                                               (json_int_t)dn_stmt_int64(st, 4), "comment", col_text(st, 5)));
+                                               (json_int_t)dn_stmt_int64(st, 2), "kind", dn_stmt_str(st, 3), "weight",
+                                               (json_int_t)dn_stmt_int64(st, 4), "comment", dn_stmt_str(st, 5)));
     if (rc < 0)
         goto fail;
     st = dn_db_prepare(db, &q_lesson_att);
@@ -1029,7 +912,7 @@ json_t *dn_journal_lesson_json(dn_db_t *db, int64_t lesson_id, int with_cells)
     dn_stmt_bind_int64(st, 1, lesson_id);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW)
         json_array_append_new(att, json_pack("{s:I, s:s}", "student_id", (json_int_t)dn_stmt_int64(st, 0), "status",
-                                             col_text(st, 1)));
+                                             dn_stmt_str(st, 1)));
     if (rc < 0)
         goto fail;
     return o;
@@ -1060,8 +943,8 @@ static int period_range(dn_db_t *db, int64_t school_id, int year_start, int peri
     *term_id = 0;
     *closed = 0;
     if (period == 0) {
-        fmt_date(from, year_start, 9, 1);
-        fmt_date(to, year_start + 1, 8, 31);
+        dn_date_format_ymd(from, year_start, 9, 1);
+        dn_date_format_ymd(to, year_start + 1, 8, 31);
         return 0;
     }
     dn_stmt_t *st = dn_db_prepare(db, &q_term_by_number);
@@ -1070,16 +953,14 @@ static int period_range(dn_db_t *db, int64_t school_id, int year_start, int peri
     dn_stmt_bind_int64(st, 1, school_id);
     dn_stmt_bind_int64(st, 2, year_start);
     dn_stmt_bind_int64(st, 3, period);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *term_id = dn_stmt_int64(st, 0);
     *closed = !dn_stmt_is_null(st, 1);
-    snprintf(from, 11, "%s", col_text(st, 2));
-    snprintf(to, 11, "%s", col_text(st, 3));
-    dn_journal_stmt_done(st);
+    snprintf(from, 11, "%s", dn_stmt_str(st, 2));
+    snprintf(to, 11, "%s", dn_stmt_str(st, 3));
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -1121,7 +1002,7 @@ int dn_journal_term_marks_set(dn_db_t *db, int64_t actor, int allow_closed, int6
         int s = dn_stmt_step(st);
         if (s < 0)
             rc = s;
-        dn_journal_stmt_done(st);
+        dn_stmt_finish(st);
         if (s >= 0 && s != DN_DB_ROW) {
             snprintf(field, sizeof(field), "items[%d].student_id", i);
             rc = failf(fail, DN_EVALIDATION, field, "ученик %lld не учился в этом классе в этот период",
@@ -1146,7 +1027,7 @@ int dn_journal_term_marks_set(dn_db_t *db, int64_t actor, int allow_closed, int6
         }
         if (s == DN_DB_ROW)
             old = (int)dn_stmt_int64(st, 0);
-        dn_journal_stmt_done(st);
+        dn_stmt_finish(st);
         if (old == items[i].value)
             continue;
         if (items[i].value == 0) {
@@ -1173,7 +1054,7 @@ int dn_journal_term_marks_set(dn_db_t *db, int64_t actor, int allow_closed, int6
             dn_stmt_bind_int64(st, 6, period);
             dn_stmt_bind_int64(st, 7, items[i].value);
             dn_stmt_bind_int64(st, 8, actor);
-            dn_stmt_bind_int64(st, 9, dn_journal_now_ms());
+            dn_stmt_bind_int64(st, 9, dn_now_ms());
         }
         rc = dn_stmt_exec(st);
         if (rc < 0)
@@ -1261,8 +1142,8 @@ int dn_journal_term_marks_get(dn_db_t *db, int64_t school_id, int64_t class_id, 
         acc[n] = (acc_t){.id = sid};
         n++;
         json_array_append_new(items, json_pack("{s:I, s:s}", "student_id", (json_int_t)sid, "name",
-                                               dn_journal_full_name(name, sizeof(name), col_text(st, 1),
-                                                                    col_text(st, 2), col_text(st, 3))));
+                                               dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 1),
+                                                                    dn_stmt_str(st, 2), dn_stmt_str(st, 3))));
     }
     if (rc < 0)
         goto done;
@@ -1336,13 +1217,11 @@ int dn_journal_term_school(dn_db_t *db, int64_t term_id, int64_t *school_id)
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, term_id);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *school_id = dn_stmt_int64(st, 0);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -1356,10 +1235,10 @@ static json_t *term_json(dn_db_t *db, int64_t term_id)
         return NULL;
     json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)dn_stmt_int64(st, 0), "school_id",
                      (json_int_t)dn_stmt_int64(st, 1), "year_start", (json_int_t)dn_stmt_int64(st, 2), "number",
-                     (json_int_t)dn_stmt_int64(st, 3), "starts_on", col_text(st, 4), "ends_on", col_text(st, 5),
+                     (json_int_t)dn_stmt_int64(st, 3), "starts_on", dn_stmt_str(st, 4), "ends_on", dn_stmt_str(st, 5),
                      "closed_at", dn_stmt_is_null(st, 6) ? json_null() : json_integer(dn_stmt_int64(st, 6)),
                      "closed_by", dn_stmt_is_null(st, 7) ? json_null() : json_integer(dn_stmt_int64(st, 7)));
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return o;
 }
 
@@ -1378,7 +1257,7 @@ int dn_journal_term_set_closed(dn_db_t *db, int64_t actor, int64_t term_id, int 
     if (st == NULL)
         rc = DN_EDB;
     else if (closed) {
-        dn_stmt_bind_int64(st, 1, dn_journal_now_ms());
+        dn_stmt_bind_int64(st, 1, dn_now_ms());
         dn_stmt_bind_int64(st, 2, actor);
         dn_stmt_bind_int64(st, 3, term_id);
         rc = dn_stmt_exec(st);
@@ -1434,13 +1313,13 @@ json_t *dn_journal_audit_mark(dn_db_t *db, int64_t lesson_id, int64_t checkpoint
     int rc;
     char name[256];
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
-        json_t *oldv = dn_stmt_is_null(st, 4) ? json_null() : json_loads(col_text(st, 4), 0, NULL);
-        json_t *newv = dn_stmt_is_null(st, 5) ? json_null() : json_loads(col_text(st, 5), 0, NULL);
+        json_t *oldv = dn_stmt_is_null(st, 4) ? json_null() : json_loads(dn_stmt_str(st, 4), 0, NULL);
+        json_t *newv = dn_stmt_is_null(st, 5) ? json_null() : json_loads(dn_stmt_str(st, 5), 0, NULL);
         json_array_append_new(
             items, json_pack("{s:I, s:s, s:I, s:s, s:I, s:o, s:o}", "id", (json_int_t)dn_stmt_int64(st, 0), "key",
-                             col_text(st, 1), "actor_id", (json_int_t)dn_stmt_int64(st, 2), "actor",
-                             dn_journal_full_name(name, sizeof(name), col_text(st, 6), col_text(st, 7),
-                                                  col_text(st, 8)),
+                             dn_stmt_str(st, 1), "actor_id", (json_int_t)dn_stmt_int64(st, 2), "actor",
+                             dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 6), dn_stmt_str(st, 7),
+                                                  dn_stmt_str(st, 8)),
                              "at", (json_int_t)dn_stmt_int64(st, 3), "old", oldv ? oldv : json_null(), "new",
                              newv ? newv : json_null()));
     }
@@ -1468,7 +1347,7 @@ static int cp_validate(dn_db_t *db, int64_t class_id, int64_t subject_id, const 
         return failf(f, DN_EVALIDATION, "kind", "kind must be one of homework, test, control, other");
     if (in->title == NULL || in->title[0] == '\0' || strlen(in->title) > 300)
         return failf(f, DN_EVALIDATION, "title", "title is required (1..300 characters)");
-    if (!dn_journal_date_valid(in->due_date))
+    if (!dn_date_valid(in->due_date))
         return failf(f, DN_EVALIDATION, "due_date", "due_date must be a date YYYY-MM-DD");
     if (in->weight < 1 || in->weight > 10)
         return failf(f, DN_EVALIDATION, "weight", "weight must be 1..10");
@@ -1481,7 +1360,7 @@ static int cp_validate(dn_db_t *db, int64_t class_id, int64_t subject_id, const 
         if (rc < 0)
             return rc;
         int same = rc == DN_DB_ROW && dn_stmt_int64(st, 0) == class_id && dn_stmt_int64(st, 1) == subject_id;
-        dn_journal_stmt_done(st);
+        dn_stmt_finish(st);
         if (!same)
             return failf(f, DN_EVALIDATION, "lesson_id", "lesson_id must be a lesson of this class and subject");
     }
@@ -1519,7 +1398,7 @@ int dn_journal_checkpoint_create(dn_db_t *db, int64_t school_id, int64_t class_i
     dn_stmt_bind_text(st, 8, c.description, -1);
     dn_stmt_bind_text(st, 9, c.due_date, -1);
     dn_stmt_bind_int64(st, 10, c.weight);
-    dn_stmt_bind_int64(st, 11, dn_journal_now_ms());
+    dn_stmt_bind_int64(st, 11, dn_now_ms());
     rc = dn_stmt_step(st);
     if (rc != DN_DB_ROW)
         return rc < 0 ? rc : DN_EDB;
@@ -1554,17 +1433,17 @@ int dn_journal_checkpoint_update(dn_db_t *db, int64_t id, const dn_checkpoint_in
     }
     class_id = dn_stmt_int64(st, 0);
     subject_id = dn_stmt_int64(st, 1);
-    snprintf(kind, sizeof(kind), "%s", col_text(st, 2));
-    snprintf(title, sizeof(title), "%s", col_text(st, 3));
-    snprintf(desc, sizeof(desc), "%s", col_text(st, 4));
-    snprintf(due, sizeof(due), "%s", col_text(st, 5));
+    snprintf(kind, sizeof(kind), "%s", dn_stmt_str(st, 2));
+    snprintf(title, sizeof(title), "%s", dn_stmt_str(st, 3));
+    snprintf(desc, sizeof(desc), "%s", dn_stmt_str(st, 4));
+    snprintf(due, sizeof(due), "%s", dn_stmt_str(st, 5));
     c.kind = in->kind ? in->kind : kind;
     c.title = in->title ? in->title : title;
     c.description = in->description ? in->description : desc;
     c.due_date = in->due_date ? in->due_date : due;
     c.weight = in->weight ? in->weight : (int)dn_stmt_int64(st, 6);
     c.lesson_id = in->lesson_id ? in->lesson_id : dn_stmt_int64(st, 7);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     rc = cp_validate(db, class_id, subject_id, &c, fail);
     if (rc < 0)
         goto done;
@@ -1610,7 +1489,7 @@ int dn_journal_checkpoint_delete(dn_db_t *db, int64_t id, dn_jfail_t *fail)
         goto done;
     }
     int64_t refs = dn_stmt_int64(st, 0);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     if (refs > 0) {
         rc = failf(fail, DN_ECONFLICT, "id", "к контрольной точке уже есть работы или оценки");
         goto done;
@@ -1642,11 +1521,11 @@ static json_t *cp_row(dn_stmt_t *st)
 {
     return json_pack("{s:I, s:I, s:I, s:s, s:I, s:o, s:s, s:s, s:s, s:s, s:I, s:I}", "id",
                      (json_int_t)dn_stmt_int64(st, 0), "class_id", (json_int_t)dn_stmt_int64(st, 1), "subject_id",
-                     (json_int_t)dn_stmt_int64(st, 2), "subject", col_text(st, 3), "teacher_id",
+                     (json_int_t)dn_stmt_int64(st, 2), "subject", dn_stmt_str(st, 3), "teacher_id",
                      (json_int_t)dn_stmt_int64(st, 4), "lesson_id",
                      dn_stmt_is_null(st, 5) ? json_null() : json_integer(dn_stmt_int64(st, 5)), "kind",
-                     col_text(st, 6), "title", col_text(st, 7), "description", col_text(st, 8), "due_date",
-                     col_text(st, 9), "weight", (json_int_t)dn_stmt_int64(st, 10), "created_at",
+                     dn_stmt_str(st, 6), "title", dn_stmt_str(st, 7), "description", dn_stmt_str(st, 8), "due_date",
+                     dn_stmt_str(st, 9), "weight", (json_int_t)dn_stmt_int64(st, 10), "created_at",
                      (json_int_t)dn_stmt_int64(st, 11));
 }
 
@@ -1659,7 +1538,7 @@ json_t *dn_journal_checkpoint_json(dn_db_t *db, int64_t id)
     if (dn_stmt_step(st) != DN_DB_ROW)
         return NULL;
     json_t *o = cp_row(st);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return o;
 }
 

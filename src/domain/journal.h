@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "core/date.h"
 #include "store/db.h"
 
 /** Why a write was refused: field + message for 422, message for 409. */
@@ -154,20 +155,6 @@ json_t *dn_journal_checkpoints_list(dn_db_t *db, int64_t class_id, int64_t subje
 /** True (1) when student is in class on date, 0 when not, <0 on error. */
 int dn_journal_student_in_class(dn_db_t *db, int64_t class_id, int64_t student_id, const char *date);
 
-/** Run a statement to its end after reading what was needed from its current
- *  row, so no read snapshot stays open on the connection (see journal.c). */
-void dn_journal_stmt_done(dn_stmt_t *st);
-
-/** Milliseconds since the epoch, now. */
-int64_t dn_journal_now_ms(void);
-/** Today (UTC, like dn_school_today) as YYYY-MM-DD into buf[11]. */
-void dn_journal_today(char buf[11]);
-/** True when s is a valid YYYY-MM-DD date. */
-int dn_journal_date_valid(const char *s);
-/** out = date + days (out may not alias date). 0 or DN_EINVAL. */
-int dn_journal_date_add(const char *date, int days, char out[11]);
-/** ISO weekday of a valid date: 1 = Monday .. 7 = Sunday; 0 when invalid. */
-int dn_journal_weekday(const char *date);
 /** "Фамилия Имя Отчество" without trailing blanks, into buf. */
 const char *dn_journal_full_name(char *buf, size_t cap, const char *last, const char *first, const char *middle);
 

@@ -51,151 +51,13 @@ void dn_class_name(int start_year, const char *letter, int year_start, char *buf
     snprintf(buf, cap, "%d%s", dn_class_grade(start_year, year_start), letter);
 }
 
-/* Days from civil (Howard Hinnant's algorithm), proleptic Gregorian. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yy + (*m <= 2));
-}
-
-int dn_school_date_parse(const char *s, int64_t *days)
-{
-    if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return DN_EINVAL;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return DN_EINVAL;
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1)
-        return DN_EINVAL;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[m - 1] + (m == 2 && leap))
-        return DN_EINVAL;
-    *days = days_from_civil(y, (unsigned)m, (unsigned)d);
-    return 0;
-}
-
-void dn_school_date_format(int64_t days, char *buf)
-{
-    int y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    unsigned uy = (unsigned)y % 10000u, um = (unsigned)m % 100u, ud = (unsigned)d % 100u;
-    snprintf(buf, 11, "%04u-%02u-%02u", uy, um, ud);
-}
-
-int dn_school_weekday(int64_t days)
-{
-    /* 1970-01-01 was a Thursday (4). */
-    int64_t w = (days + 3) % 7;
-    if (w < 0)
-        w += 7;
-    return (int)w + 1;
-}
-
-int64_t dn_school_today(void)
-{
-    return (int64_t)(time(NULL) / 86400);
-}
-
-int64_t dn_school_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ */
 /* statements and rows                                                */
-
-static dn_stmt_t *vstmt(dn_db_t *db, dn_query_t *q, const char *types, va_list ap)
-{
-    dn_stmt_t *st = dn_db_prepare(db, q);
-    if (st == NULL)
-        return NULL;
-    for (int i = 0; types != NULL && types[i]; i++) {
-        if (types[i] == 'i') {
-            dn_stmt_bind_int64(st, i + 1, va_arg(ap, int64_t));
-        } else if (types[i] == 's') {
-            const char *s = va_arg(ap, const char *);
-            if (s == NULL)
-                dn_stmt_bind_null(st, i + 1);
-            else
-                dn_stmt_bind_text(st, i + 1, s, -1);
-        } else {
-            dn_stmt_bind_null(st, i + 1);
-        }
-    }
-    return st;
-}
-
-dn_stmt_t *dn_school_stmt(dn_db_t *db, dn_query_t *q, const char *types, ...)
-{
-    va_list ap;
-    va_start(ap, types);
-    dn_stmt_t *st = vstmt(db, q, types, ap);
-    va_end(ap);
-    return st;
-}
-
-void dn_school_stmt_finish(dn_stmt_t *st)
-{
-    while (dn_stmt_step(st) == DN_DB_ROW)
-        ;
-}
 
 static int prep_error(dn_db_t *db)
 {
     int rc = dn_db_errcode(db);
     return rc < 0 ? rc : DN_EDB;
-}
-
-int dn_school_exec(dn_db_t *db, dn_query_t *q, const char *types, ...)
-{
-    va_list ap;
-    va_start(ap, types);
-    dn_stmt_t *st = vstmt(db, q, types, ap);
-    va_end(ap);
-    if (st == NULL)
-        return prep_error(db);
-    int rc = dn_stmt_exec(st);
-    return rc < 0 ? rc : 0;
-}
-
-int dn_school_int(dn_db_t *db, dn_query_t *q, int64_t *v, const char *types, ...)
-{
-    va_list ap;
-    va_start(ap, types);
-    dn_stmt_t *st = vstmt(db, q, types, ap);
-    va_end(ap);
-    if (st == NULL)
-        return prep_error(db);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
-        return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
-    *v = dn_stmt_int64(st, 0);
-    dn_school_stmt_finish(st);
-    return 0;
 }
 
 json_t *dn_school_row_json(dn_stmt_t *st, const char *spec)
@@ -274,13 +136,11 @@ static int one_of(dn_db_t *db, dn_stmt_t *st, const char *spec, json_t **out)
 {
     if (st == NULL)
         return prep_error(db);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *out = dn_school_row_json(st, spec);
-    dn_school_stmt_finish(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -313,33 +173,33 @@ static dn_query_t q_school_get = {"SELECT id, region_id, name, term_kind FROM sc
 
 int dn_school_region_create(dn_db_t *db, const char *name, json_t **out)
 {
-    int rc = one_of(db, dn_school_stmt(db, &q_region_ins, "s", name), "id:i,name:s", out);
+    int rc = one_of(db, dn_db_query(db, &q_region_ins, "s", name), "id:i,name:s", out);
     return rc == DN_ECONFLICT ? DN_EEXIST : rc;
 }
 
 int dn_school_region_list(dn_db_t *db, json_t **out)
 {
-    return list_of(db, dn_school_stmt(db, &q_region_list, ""), "id:i,name:s", out);
+    return list_of(db, dn_db_query(db, &q_region_list, ""), "id:i,name:s", out);
 }
 
 int dn_school_create(dn_db_t *db, int64_t region_id, const char *name, const char *term_kind, json_t **out)
 {
     int64_t id;
-    int rc = dn_school_int(db, &q_region_get, &id, "i", region_id);
+    int rc = dn_db_scalar(db, &q_region_get, &id, "i", region_id);
     if (rc < 0)
         return rc;
-    return one_of(db, dn_school_stmt(db, &q_school_ins, "issi", region_id, name, term_kind, dn_school_now_ms()),
+    return one_of(db, dn_db_query(db, &q_school_ins, "issi", region_id, name, term_kind, dn_now_ms()),
                   SCHOOL_SPEC, out);
 }
 
 int dn_school_list(dn_db_t *db, json_t **out)
 {
-    return list_of(db, dn_school_stmt(db, &q_school_list, ""), SCHOOL_SPEC, out);
+    return list_of(db, dn_db_query(db, &q_school_list, ""), SCHOOL_SPEC, out);
 }
 
 int dn_school_get(dn_db_t *db, int64_t school_id, json_t **out)
 {
-    return one_of(db, dn_school_stmt(db, &q_school_get, "i", school_id), SCHOOL_SPEC, out);
+    return one_of(db, dn_db_query(db, &q_school_get, "i", school_id), SCHOOL_SPEC, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -448,8 +308,8 @@ int dn_school_user_insert(dn_db_t *db, int64_t school_id, const dn_person_t *p, 
                           const char *password_hash, int64_t *user_id)
 {
     static const char *const names[] = {"student", "parent", "teacher", "admin"};
-    int rc = dn_school_int(db, &q_user_ins, user_id, "sssssi", p->login, password_hash, p->last_name, p->first_name,
-                           p->middle_name ? p->middle_name : "", dn_school_now_ms());
+    int rc = dn_db_scalar(db, &q_user_ins, user_id, "sssssi", p->login, password_hash, p->last_name, p->first_name,
+                           p->middle_name ? p->middle_name : "", dn_now_ms());
     if (rc == DN_ECONFLICT)
         return DN_EEXIST;
     if (rc < 0)
@@ -457,7 +317,7 @@ int dn_school_user_insert(dn_db_t *db, int64_t school_id, const dn_person_t *p, 
     for (int i = 0; i < 4; i++) {
         if (!(roles & (1u << i)))
             continue;
-        rc = dn_school_exec(db, &q_role_ins, "iis", *user_id, school_id, names[i]);
+        rc = dn_db_run(db, &q_role_ins, "iis", *user_id, school_id, names[i]);
         if (rc < 0)
             return rc;
     }
@@ -467,10 +327,10 @@ int dn_school_user_insert(dn_db_t *db, int64_t school_id, const dn_person_t *p, 
 int dn_school_user_get(dn_db_t *db, int64_t school_id, int64_t user_id, json_t **out)
 {
     json_t *u = NULL;
-    int rc = one_of(db, dn_school_stmt(db, &q_user_get, "i", user_id), USER_SPEC ",must_change_password:b", &u);
+    int rc = one_of(db, dn_db_query(db, &q_user_get, "i", user_id), USER_SPEC ",must_change_password:b", &u);
     if (rc < 0)
         return rc;
-    dn_stmt_t *st = dn_school_stmt(db, &q_user_roles, "ii", user_id, school_id);
+    dn_stmt_t *st = dn_db_query(db, &q_user_roles, "ii", user_id, school_id);
     if (st == NULL) {
         json_decref(u);
         return prep_error(db);
@@ -501,7 +361,7 @@ int dn_school_user_list(dn_db_t *db, int64_t school_id, const char *role, const 
                 *c = (char)(*c - 'A' + 'a');
     }
     const char *r = role ? role : "";
-    dn_stmt_t *st = dn_school_stmt(db, &q_user_list, "isssssssssii", school_id, r, r, like, like, like, like, low,
+    dn_stmt_t *st = dn_db_query(db, &q_user_list, "isssssssssii", school_id, r, r, like, like, like, like, low,
                                    low, low, cursor, (int64_t)limit + 1);
     if (st == NULL)
         return prep_error(db);
@@ -524,7 +384,7 @@ int dn_school_user_list(dn_db_t *db, int64_t school_id, const char *role, const 
 
 int dn_school_user_schools(dn_db_t *db, int64_t user_id, int64_t *ids, int cap, int *n)
 {
-    dn_stmt_t *st = dn_school_stmt(db, &q_user_schools, "i", user_id);
+    dn_stmt_t *st = dn_db_query(db, &q_user_schools, "i", user_id);
     if (st == NULL)
         return prep_error(db);
     int rc;
@@ -541,11 +401,11 @@ int dn_school_user_update(dn_db_t *db, int64_t user_id, const char *last_name, c
     int rc = dn_db_begin_write(db);
     if (rc < 0)
         return rc;
-    rc = dn_school_exec(db, &q_user_names, "sssi", last_name, first_name, middle_name, user_id);
+    rc = dn_db_run(db, &q_user_names, "sssi", last_name, first_name, middle_name, user_id);
     if (rc == 0 && blocked >= 0)
-        rc = dn_school_exec(db, &q_user_block, "ii", (int64_t)blocked, user_id);
+        rc = dn_db_run(db, &q_user_block, "ii", (int64_t)blocked, user_id);
     if (rc == 0 && blocked == 1)
-        rc = dn_school_exec(db, &q_revoke, "ii", dn_school_now_ms(), user_id);
+        rc = dn_db_run(db, &q_revoke, "ii", dn_now_ms(), user_id);
     if (rc == 0)
         rc = dn_db_commit(db);
     if (rc < 0)
@@ -558,9 +418,9 @@ int dn_school_user_set_password(dn_db_t *db, int64_t user_id, const char *passwo
     int rc = dn_db_begin_write(db);
     if (rc < 0)
         return rc;
-    rc = dn_school_exec(db, &q_user_pw, "sii", password_hash, (int64_t)must_change, user_id);
+    rc = dn_db_run(db, &q_user_pw, "sii", password_hash, (int64_t)must_change, user_id);
     if (rc == 0)
-        rc = dn_school_exec(db, &q_revoke, "ii", dn_school_now_ms(), user_id);
+        rc = dn_db_run(db, &q_revoke, "ii", dn_now_ms(), user_id);
     if (rc == 0)
         rc = dn_db_commit(db);
     if (rc < 0)
@@ -571,7 +431,7 @@ int dn_school_user_set_password(dn_db_t *db, int64_t user_id, const char *passwo
 int dn_school_user_has_role(dn_db_t *db, int64_t user_id, int64_t school_id, const char *role)
 {
     int64_t one;
-    int rc = dn_school_int(db, &q_has_role, &one, "iis", user_id, school_id, role);
+    int rc = dn_db_scalar(db, &q_has_role, &one, "iis", user_id, school_id, role);
     if (rc == DN_ENOTFOUND)
         return 0;
     return rc < 0 ? rc : 1;
@@ -606,25 +466,23 @@ int dn_school_invite_create(dn_db_t *db, int64_t user_id, char *code, size_t cap
     dn_school_random_secret(code, 10);
     char hex[65];
     code_hash(code, hex);
-    int64_t now = dn_school_now_ms();
-    return dn_school_exec(db, &q_invite_ins, "siii", hex, user_id, now, now + INVITE_TTL_MS);
+    int64_t now = dn_now_ms();
+    return dn_db_run(db, &q_invite_ins, "siii", hex, user_id, now, now + INVITE_TTL_MS);
 }
 
 int dn_school_invite_find(dn_db_t *db, const char *code, int64_t *user_id, char *login, size_t cap)
 {
     char hex[65];
     code_hash(code, hex);
-    dn_stmt_t *st = dn_school_stmt(db, &q_invite_find, "si", hex, dn_school_now_ms());
+    dn_stmt_t *st = dn_db_query(db, &q_invite_find, "si", hex, dn_now_ms());
     if (st == NULL)
         return prep_error(db);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *user_id = dn_stmt_int64(st, 0);
     snprintf(login, cap, "%s", dn_stmt_text(st, 1, NULL));
-    dn_school_stmt_finish(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -632,11 +490,11 @@ int dn_school_invite_accept(dn_db_t *db, const char *code, int64_t user_id, cons
 {
     char hex[65];
     code_hash(code, hex);
-    int64_t now = dn_school_now_ms();
+    int64_t now = dn_now_ms();
     int rc = dn_db_begin_write(db);
     if (rc < 0)
         return rc;
-    dn_stmt_t *st = dn_school_stmt(db, &q_invite_use, "isii", now, hex, user_id, now);
+    dn_stmt_t *st = dn_db_query(db, &q_invite_use, "isii", now, hex, user_id, now);
     if (st == NULL) {
         rc = prep_error(db);
         goto fail;
@@ -648,7 +506,7 @@ int dn_school_invite_accept(dn_db_t *db, const char *code, int64_t user_id, cons
         rc = DN_ECONFLICT; /* used by a concurrent request in between */
         goto fail;
     }
-    rc = dn_school_exec(db, &q_user_pw_set, "si", password_hash, user_id);
+    rc = dn_db_run(db, &q_user_pw_set, "si", password_hash, user_id);
     if (rc < 0)
         goto fail;
     return dn_db_commit(db);
@@ -685,9 +543,9 @@ int dn_school_terms_validate(const char *term_kind, int year_start, const json_t
     int64_t lo, hi, from[4] = {0}, to[4] = {0};
     char buf[32];
     snprintf(buf, sizeof(buf), "%04d-08-01", year_start);
-    dn_school_date_parse(buf, &lo);
+    dn_date_parse(buf, &lo);
     snprintf(buf, sizeof(buf), "%04d-08-31", year_start + 1);
-    dn_school_date_parse(buf, &hi);
+    dn_date_parse(buf, &hi);
     int bad = 0, seen[5] = {0};
     for (int i = 0; i < want; i++) {
         const json_t *t = json_array_get(terms, (size_t)i);
@@ -703,13 +561,13 @@ int dn_school_terms_validate(const char *term_kind, int year_start, const json_t
         seen[n] = 1;
         const char *s = json_string_value(json_object_get(t, "starts_on"));
         const char *e = json_string_value(json_object_get(t, "ends_on"));
-        if (dn_school_date_parse(s, &from[i]) < 0) {
+        if (dn_date_parse(s, &from[i]) < 0) {
             snprintf(field, sizeof(field), "terms[%d].starts_on", i);
             dn_school_field_error(errors, field, "must be a date YYYY-MM-DD");
             bad = 1;
             continue;
         }
-        if (dn_school_date_parse(e, &to[i]) < 0) {
+        if (dn_date_parse(e, &to[i]) < 0) {
             snprintf(field, sizeof(field), "terms[%d].ends_on", i);
             dn_school_field_error(errors, field, "must be a date YYYY-MM-DD");
             bad = 1;
@@ -734,16 +592,14 @@ int dn_school_terms_validate(const char *term_kind, int year_start, const json_t
 
 static int school_kind(dn_db_t *db, int64_t school_id, char *kind, size_t cap)
 {
-    dn_stmt_t *st = dn_school_stmt(db, &q_school_kind, "i", school_id);
+    dn_stmt_t *st = dn_db_query(db, &q_school_kind, "i", school_id);
     if (st == NULL)
         return prep_error(db);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     snprintf(kind, cap, "%s", dn_stmt_text(st, 0, NULL));
-    dn_school_stmt_finish(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -761,7 +617,7 @@ int dn_school_terms_put(dn_db_t *db, int64_t school_id, int year_start, const js
     if (rc < 0)
         return rc;
     int64_t closed = 0;
-    rc = dn_school_int(db, &q_terms_closed, &closed, "ii", school_id, (int64_t)year_start);
+    rc = dn_db_scalar(db, &q_terms_closed, &closed, "ii", school_id, (int64_t)year_start);
     if (rc < 0)
         goto fail;
     if (closed > 0) {
@@ -772,13 +628,13 @@ int dn_school_terms_put(dn_db_t *db, int64_t school_id, int year_start, const js
     json_t *t;
     json_array_foreach(terms, i, t)
     {
-        rc = dn_school_exec(db, &q_term_upsert, "iiiss", school_id, (int64_t)year_start, (int64_t)(i + 1),
+        rc = dn_db_run(db, &q_term_upsert, "iiiss", school_id, (int64_t)year_start, (int64_t)(i + 1),
                             json_string_value(json_object_get(t, "starts_on")),
                             json_string_value(json_object_get(t, "ends_on")));
         if (rc < 0)
             goto fail;
     }
-    rc = dn_school_exec(db, &q_terms_trim, "iii", school_id, (int64_t)year_start, (int64_t)json_array_size(terms));
+    rc = dn_db_run(db, &q_terms_trim, "iii", school_id, (int64_t)year_start, (int64_t)json_array_size(terms));
     if (rc < 0)
         goto fail;
     rc = dn_db_commit(db);
@@ -792,7 +648,7 @@ fail:
 
 int dn_school_terms_get(dn_db_t *db, int64_t school_id, int year_start, json_t **out)
 {
-    int rc = list_of(db, dn_school_stmt(db, &q_terms_get, "ii", school_id, (int64_t)year_start), TERM_SPEC, out);
+    int rc = list_of(db, dn_db_query(db, &q_terms_get, "ii", school_id, (int64_t)year_start), TERM_SPEC, out);
     if (rc == 0)
         json_object_set_new(*out, "year_start", json_integer(year_start));
     return rc;
@@ -815,11 +671,11 @@ int dn_school_holiday_create(dn_db_t *db, int64_t school_id, const char *name, c
         dn_school_field_error(errors, "name", "name is required (1-200 characters)");
         bad = 1;
     }
-    if (dn_school_date_parse(starts_on, &a) < 0) {
+    if (dn_date_parse(starts_on, &a) < 0) {
         dn_school_field_error(errors, "starts_on", "must be a date YYYY-MM-DD");
         bad = 1;
     }
-    if (dn_school_date_parse(ends_on, &b) < 0) {
+    if (dn_date_parse(ends_on, &b) < 0) {
         dn_school_field_error(errors, "ends_on", "must be a date YYYY-MM-DD");
         bad = 1;
     } else if (!bad && b < a) {
@@ -828,24 +684,24 @@ int dn_school_holiday_create(dn_db_t *db, int64_t school_id, const char *name, c
     }
     if (bad)
         return DN_EVALIDATION;
-    return one_of(db, dn_school_stmt(db, &q_holiday_ins, "isss", school_id, name, starts_on, ends_on),
+    return one_of(db, dn_db_query(db, &q_holiday_ins, "isss", school_id, name, starts_on, ends_on),
                   "id:i,name:s,starts_on:s,ends_on:s", out);
 }
 
 int dn_school_holiday_list(dn_db_t *db, int64_t school_id, json_t **out)
 {
-    return list_of(db, dn_school_stmt(db, &q_holiday_list, "i", school_id), "id:i,name:s,starts_on:s,ends_on:s",
+    return list_of(db, dn_db_query(db, &q_holiday_list, "i", school_id), "id:i,name:s,starts_on:s,ends_on:s",
                    out);
 }
 
 int dn_school_holiday_school(dn_db_t *db, int64_t holiday_id, int64_t *school_id)
 {
-    return dn_school_int(db, &q_holiday_school, school_id, "i", holiday_id);
+    return dn_db_scalar(db, &q_holiday_school, school_id, "i", holiday_id);
 }
 
 int dn_school_holiday_delete(dn_db_t *db, int64_t holiday_id)
 {
-    return dn_school_exec(db, &q_holiday_del, "i", holiday_id);
+    return dn_db_run(db, &q_holiday_del, "i", holiday_id);
 }
 
 /* ------------------------------------------------------------------ */
@@ -863,40 +719,40 @@ static dn_query_t q_subject_find = {"SELECT id FROM subjects WHERE school_id = ?
 
 int dn_school_subject_create(dn_db_t *db, int64_t school_id, const char *name, json_t **out)
 {
-    int rc = one_of(db, dn_school_stmt(db, &q_subject_ins, "is", school_id, name), "id:i,name:s", out);
+    int rc = one_of(db, dn_db_query(db, &q_subject_ins, "is", school_id, name), "id:i,name:s", out);
     return rc == DN_ECONFLICT ? DN_EEXIST : rc;
 }
 
 int dn_school_subject_list(dn_db_t *db, int64_t school_id, json_t **out)
 {
-    return list_of(db, dn_school_stmt(db, &q_subject_list, "i", school_id), "id:i,name:s", out);
+    return list_of(db, dn_db_query(db, &q_subject_list, "i", school_id), "id:i,name:s", out);
 }
 
 int dn_school_subject_school(dn_db_t *db, int64_t subject_id, int64_t *school_id)
 {
-    return dn_school_int(db, &q_subject_school, school_id, "i", subject_id);
+    return dn_db_scalar(db, &q_subject_school, school_id, "i", subject_id);
 }
 
 int dn_school_subject_rename(dn_db_t *db, int64_t subject_id, const char *name, json_t **out)
 {
-    int rc = one_of(db, dn_school_stmt(db, &q_subject_rename, "si", name, subject_id), "id:i,name:s", out);
+    int rc = one_of(db, dn_db_query(db, &q_subject_rename, "si", name, subject_id), "id:i,name:s", out);
     return rc == DN_ECONFLICT ? DN_EEXIST : rc;
 }
 
 int dn_school_subject_delete(dn_db_t *db, int64_t subject_id)
 {
     int64_t used = 0;
-    int rc = dn_school_int(db, &q_subject_used, &used, "iii", subject_id, subject_id, subject_id);
+    int rc = dn_db_scalar(db, &q_subject_used, &used, "iii", subject_id, subject_id, subject_id);
     if (rc < 0)
         return rc;
     if (used > 0)
         return DN_ECONFLICT;
-    return dn_school_exec(db, &q_subject_del, "i", subject_id);
+    return dn_db_run(db, &q_subject_del, "i", subject_id);
 }
 
 int dn_school_subject_find(dn_db_t *db, int64_t school_id, const char *name, int64_t *subject_id)
 {
-    int rc = dn_school_int(db, &q_subject_find, subject_id, "is", school_id, name);
+    int rc = dn_db_scalar(db, &q_subject_find, subject_id, "is", school_id, name);
     if (rc == DN_ENOTFOUND) {
         *subject_id = 0;
         return 0;
@@ -1020,7 +876,7 @@ int dn_school_class_create(dn_db_t *db, int64_t school_id, int start_year, const
     if (bad)
         return DN_EVALIDATION;
     int64_t id;
-    int rc = dn_school_int(db, &q_class_ins, &id, class_teacher_id > 0 ? "iisi" : "iisn", school_id,
+    int rc = dn_db_scalar(db, &q_class_ins, &id, class_teacher_id > 0 ? "iisi" : "iisn", school_id,
                            (int64_t)start_year, letter, class_teacher_id);
     if (rc == DN_ECONFLICT)
         return DN_EEXIST;
@@ -1032,8 +888,8 @@ int dn_school_class_create(dn_db_t *db, int64_t school_id, int start_year, const
 int dn_school_class_list(dn_db_t *db, int64_t school_id, json_t **out)
 {
     char today[11];
-    dn_school_date_format(dn_school_today(), today);
-    dn_stmt_t *st = dn_school_stmt(db, &q_class_list, "si", today, school_id);
+    dn_date_format(dn_date_today_days(), today);
+    dn_stmt_t *st = dn_db_query(db, &q_class_list, "si", today, school_id);
     if (st == NULL)
         return prep_error(db);
     int year = dn_school_current_year(), rc;
@@ -1051,17 +907,15 @@ int dn_school_class_list(dn_db_t *db, int64_t school_id, json_t **out)
 int dn_school_class_get(dn_db_t *db, int64_t class_id, json_t **out)
 {
     char today[11];
-    dn_school_date_format(dn_school_today(), today);
-    dn_stmt_t *st = dn_school_stmt(db, &q_class_get, "si", today, class_id);
+    dn_date_format(dn_date_today_days(), today);
+    dn_stmt_t *st = dn_db_query(db, &q_class_get, "si", today, class_id);
     if (st == NULL)
         return prep_error(db);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *out = class_json(st, dn_school_current_year());
-    dn_school_stmt_finish(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -1099,9 +953,9 @@ int dn_school_class_update(dn_db_t *db, int64_t class_id, int start_year, const 
     if (bad)
         return DN_EVALIDATION;
     if (teacher > 0)
-        rc = dn_school_exec(db, &q_class_upd, "isii", (int64_t)sy, let, teacher, class_id);
+        rc = dn_db_run(db, &q_class_upd, "isii", (int64_t)sy, let, teacher, class_id);
     else
-        rc = dn_school_exec(db, &q_class_upd, "isni", (int64_t)sy, let, class_id);
+        rc = dn_db_run(db, &q_class_upd, "isni", (int64_t)sy, let, class_id);
     if (rc == DN_ECONFLICT)
         return DN_EEXIST;
     if (rc < 0)
@@ -1111,7 +965,7 @@ int dn_school_class_update(dn_db_t *db, int64_t class_id, int start_year, const 
 
 int dn_school_class_find(dn_db_t *db, int64_t school_id, int start_year, const char *letter, int64_t *class_id)
 {
-    int rc = dn_school_int(db, &q_class_find, class_id, "iis", school_id, (int64_t)start_year, letter);
+    int rc = dn_db_scalar(db, &q_class_find, class_id, "iis", school_id, (int64_t)start_year, letter);
     if (rc == DN_ENOTFOUND) {
         *class_id = 0;
         return 0;
@@ -1137,8 +991,8 @@ static dn_query_t q_history = {
 int dn_school_class_students(dn_db_t *db, int64_t class_id, json_t **out)
 {
     char today[11];
-    dn_school_date_format(dn_school_today(), today);
-    return list_of(db, dn_school_stmt(db, &q_class_students, "iss", class_id, today, today),
+    dn_date_format(dn_date_today_days(), today);
+    return list_of(db, dn_db_query(db, &q_class_students, "iss", class_id, today, today),
                    "id:i,last_name:s,first_name:s,middle_name:s,from_date:s", out);
 }
 
@@ -1146,11 +1000,11 @@ int dn_school_class_enrol(dn_db_t *db, int64_t class_id, int64_t student_id, con
                           json_t *errors)
 {
     int64_t from, school_id;
-    if (dn_school_date_parse(from_date, &from) < 0) {
+    if (dn_date_parse(from_date, &from) < 0) {
         dn_school_field_error(errors, "from_date", "must be a date YYYY-MM-DD");
         return DN_EVALIDATION;
     }
-    int rc = dn_school_int(db, &q_class_school, &school_id, "i", class_id);
+    int rc = dn_db_scalar(db, &q_class_school, &school_id, "i", class_id);
     if (rc < 0)
         return rc;
     rc = dn_school_user_has_role(db, student_id, school_id, "student");
@@ -1165,14 +1019,14 @@ int dn_school_class_enrol(dn_db_t *db, int64_t class_id, int64_t student_id, con
         return rc;
     /* History must stay linear: nothing may start on or after the new date. */
     int64_t later = 0;
-    rc = dn_school_int(db, &q_later_membership, &later, "is", student_id, from_date);
+    rc = dn_db_scalar(db, &q_later_membership, &later, "is", student_id, from_date);
     if (rc < 0)
         goto fail;
     if (later > 0) {
         rc = DN_ECONFLICT;
         goto fail;
     }
-    dn_stmt_t *st = dn_school_stmt(db, &q_open_membership, "i", student_id);
+    dn_stmt_t *st = dn_db_query(db, &q_open_membership, "i", student_id);
     if (st == NULL) {
         rc = prep_error(db);
         goto fail;
@@ -1182,14 +1036,14 @@ int dn_school_class_enrol(dn_db_t *db, int64_t class_id, int64_t student_id, con
         goto fail;
     if (rc == DN_DB_ROW) {
         int64_t mid = dn_stmt_int64(st, 0);
-        dn_school_stmt_finish(st);
+        dn_stmt_finish(st);
         char prev[11];
-        dn_school_date_format(from - 1, prev);
-        rc = dn_school_exec(db, &q_close_membership, "si", prev, mid);
+        dn_date_format(from - 1, prev);
+        rc = dn_db_run(db, &q_close_membership, "si", prev, mid);
         if (rc < 0)
             goto fail;
     }
-    rc = dn_school_exec(db, &q_membership_ins, "iis", class_id, student_id, from_date);
+    rc = dn_db_run(db, &q_membership_ins, "iis", class_id, student_id, from_date);
     if (rc < 0)
         goto fail;
     return dn_db_commit(db);
@@ -1200,7 +1054,7 @@ fail:
 
 int dn_school_student_history(dn_db_t *db, int64_t student_id, json_t **out)
 {
-    dn_stmt_t *st = dn_school_stmt(db, &q_history, "i", student_id);
+    dn_stmt_t *st = dn_db_query(db, &q_history, "i", student_id);
     if (st == NULL)
         return prep_error(db);
     json_t *items = json_array();
@@ -1208,12 +1062,10 @@ int dn_school_student_history(dn_db_t *db, int64_t student_id, json_t **out)
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
         int sy = (int)dn_stmt_int64(st, 1);
         const char *from = dn_stmt_text(st, 3, NULL);
-        int64_t d = 0;
-        dn_school_date_parse(from, &d);
-        int y, m, dd;
-        civil_from_days(d, &y, &m, &dd);
+        /* the class's name in the academic year the membership started */
+        int year = dn_date_valid(from) ? dn_school_academic_year(atoi(from), atoi(from + 5)) : 0;
         char name[32];
-        dn_class_name(sy, dn_stmt_text(st, 2, NULL), dn_school_academic_year(y, m), name, sizeof(name));
+        dn_class_name(sy, dn_stmt_text(st, 2, NULL), year, name, sizeof(name));
         json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:o}", "class_id", (json_int_t)dn_stmt_int64(st, 0),
                                                "class_name", name, "from_date", from, "to_date",
                                                dn_stmt_is_null(st, 4) ? json_null()
@@ -1249,13 +1101,13 @@ static dn_query_t q_assign_del = {"DELETE FROM assignments WHERE id = ?"};
 
 int dn_school_parent_link(dn_db_t *db, int64_t parent_id, int64_t student_id)
 {
-    int rc = dn_school_exec(db, &q_link_ins, "ii", parent_id, student_id);
+    int rc = dn_db_run(db, &q_link_ins, "ii", parent_id, student_id);
     return rc == DN_ECONFLICT ? DN_EEXIST : rc;
 }
 
 int dn_school_parent_unlink(dn_db_t *db, int64_t parent_id, int64_t student_id)
 {
-    dn_stmt_t *st = dn_school_stmt(db, &q_link_del, "ii", parent_id, student_id);
+    dn_stmt_t *st = dn_db_query(db, &q_link_del, "ii", parent_id, student_id);
     if (st == NULL)
         return prep_error(db);
     int rc = dn_stmt_exec(st);
@@ -1274,14 +1126,14 @@ int dn_school_assignment_create(dn_db_t *db, int64_t school_id, int64_t teacher_
         bad = 1;
     else if (rc < 0)
         return rc;
-    rc = dn_school_int(db, &q_class_school, &sid, "i", class_id);
+    rc = dn_db_scalar(db, &q_class_school, &sid, "i", class_id);
     if (rc == DN_ENOTFOUND || (rc == 0 && sid != school_id)) {
         dn_school_field_error(errors, "class_id", "no such class in this school");
         bad = 1;
     } else if (rc < 0) {
         return rc;
     }
-    rc = dn_school_int(db, &q_subject_school, &sid, "i", subject_id);
+    rc = dn_db_scalar(db, &q_subject_school, &sid, "i", subject_id);
     if (rc == DN_ENOTFOUND || (rc == 0 && sid != school_id)) {
         dn_school_field_error(errors, "subject_id", "no such subject in this school");
         bad = 1;
@@ -1295,29 +1147,29 @@ int dn_school_assignment_create(dn_db_t *db, int64_t school_id, int64_t teacher_
     if (bad)
         return DN_EVALIDATION;
     int64_t id;
-    rc = dn_school_int(db, &q_assign_ins, &id, "iiiis", school_id, teacher_id, class_id, subject_id,
+    rc = dn_db_scalar(db, &q_assign_ins, &id, "iiiis", school_id, teacher_id, class_id, subject_id,
                        subgroup ? subgroup : "");
     if (rc == DN_ECONFLICT)
         return DN_EEXIST;
     if (rc < 0)
         return rc;
-    return one_of(db, dn_school_stmt(db, &q_assign_get, "i", id), ASSIGN_SPEC, out);
+    return one_of(db, dn_db_query(db, &q_assign_get, "i", id), ASSIGN_SPEC, out);
 }
 
 int dn_school_assignment_list(dn_db_t *db, int64_t school_id, int64_t class_id, int64_t teacher_id,
                               json_t **out)
 {
     return list_of(db,
-                   dn_school_stmt(db, &q_assign_list, "iiiii", school_id, class_id, class_id, teacher_id, teacher_id),
+                   dn_db_query(db, &q_assign_list, "iiiii", school_id, class_id, class_id, teacher_id, teacher_id),
                    ASSIGN_SPEC, out);
 }
 
 int dn_school_assignment_school(dn_db_t *db, int64_t assignment_id, int64_t *school_id)
 {
-    return dn_school_int(db, &q_assign_school, school_id, "i", assignment_id);
+    return dn_db_scalar(db, &q_assign_school, school_id, "i", assignment_id);
 }
 
 int dn_school_assignment_delete(dn_db_t *db, int64_t assignment_id)
 {
-    return dn_school_exec(db, &q_assign_del, "i", assignment_id);
+    return dn_db_run(db, &q_assign_del, "i", assignment_id);
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "core/date.h"
 #include "store/db.h"
 
 /* ---- calendar -------------------------------------------------------- */
@@ -32,17 +33,6 @@ int dn_school_academic_year(int y, int m);
 int dn_school_current_year(void);
 /** "5Б" for the class in year_start, into buf. */
 void dn_class_name(int start_year, const char *letter, int year_start, char *buf, size_t cap);
-/** Parse a strict ISO date 'YYYY-MM-DD' into days since 1970-01-01; DN_EINVAL when malformed or impossible. */
-int dn_school_date_parse(const char *s, int64_t *days);
-/** Format days since the epoch as 'YYYY-MM-DD' (buf >= 11). */
-void dn_school_date_format(int64_t days, char *buf);
-/** ISO weekday of a day number: 1 = Monday .. 7 = Sunday. */
-int dn_school_weekday(int64_t days);
-/** Today (UTC) as days since the epoch. */
-int64_t dn_school_today(void);
-/** Milliseconds since the epoch (wall clock). */
-int64_t dn_school_now_ms(void);
-
 /* ---- rows to JSON ---------------------------------------------------- */
 
 /**
@@ -53,22 +43,6 @@ int64_t dn_school_now_ms(void);
 json_t *dn_school_row_json(dn_stmt_t *st, const char *spec);
 /** All remaining rows of st as an array (NULL on a store error, code in *rc). */
 json_t *dn_school_rows_json(dn_stmt_t *st, const char *spec, int *rc);
-/**
- * Prepare q and bind parameters by a type string: 'i' int64_t, 's' const
- * char * (NULL binds NULL), 'n' NULL (no argument). NULL when prepare
- * failed (see dn_db_errcode). Pass int64_t values, never plain int.
- */
-dn_stmt_t *dn_school_stmt(dn_db_t *db, dn_query_t *q, const char *types, ...);
-/**
- * Step st to its end. A statement left on a row keeps SQLite's implicit
- * transaction (and an INSERT ... RETURNING uncommitted) open until reset, so
- * every single-row read finishes its statement.
- */
-void dn_school_stmt_finish(dn_stmt_t *st);
-/** Run q with parameters to completion: 0 or a negative code. */
-int dn_school_exec(dn_db_t *db, dn_query_t *q, const char *types, ...);
-/** Run q expecting one row with one int64 column into *v: 0, DN_ENOTFOUND or an error. */
-int dn_school_int(dn_db_t *db, dn_query_t *q, int64_t *v, const char *types, ...);
 /** Append {"field","message"} to errors. */
 void dn_school_field_error(json_t *errors, const char *field, const char *message);
 

@@ -193,7 +193,7 @@ static int check_against_store(dn_db_t *db, int64_t school_id, int64_t class_id,
     for (int i = 0; i < n; i++) {
         char field[48];
         int64_t cnt = 0;
-        int rc = dn_school_int(db, &q_assigned, &cnt, "iii", slots[i].teacher_id, class_id, slots[i].subject_id);
+        int rc = dn_db_scalar(db, &q_assigned, &cnt, "iii", slots[i].teacher_id, class_id, slots[i].subject_id);
         if (rc < 0)
             return rc;
         if (cnt == 0) {
@@ -202,7 +202,7 @@ static int check_against_store(dn_db_t *db, int64_t school_id, int64_t class_id,
             bad = 1;
             continue;
         }
-        dn_stmt_t *st = dn_school_stmt(db, &q_booked, "iiiiiss", school_id, class_id, slots[i].teacher_id,
+        dn_stmt_t *st = dn_db_query(db, &q_booked, "iiiiiss", school_id, class_id, slots[i].teacher_id,
                                        (int64_t)slots[i].weekday, (int64_t)slots[i].lesson_no, to, from);
         if (st == NULL)
             return prep_error(db);
@@ -217,7 +217,7 @@ static int check_against_store(dn_db_t *db, int64_t school_id, int64_t class_id,
             snprintf(field, sizeof(field), "slots[%d].teacher_id", i);
             dn_school_field_error(errors, field, msg);
             *conflict = 1;
-            dn_school_stmt_finish(st);
+            dn_stmt_finish(st);
         }
     }
     return bad ? DN_EVALIDATION : *conflict ? DN_ECONFLICT : 0;
@@ -226,7 +226,7 @@ static int check_against_store(dn_db_t *db, int64_t school_id, int64_t class_id,
 static int load_holidays(dn_db_t *db, int64_t school_id, const char *from, const char *to, int64_t (*h)[2],
                          int cap, int *n)
 {
-    dn_stmt_t *st = dn_school_stmt(db, &q_holidays, "iss", school_id, to, from);
+    dn_stmt_t *st = dn_db_query(db, &q_holidays, "iss", school_id, to, from);
     if (st == NULL)
         return prep_error(db);
     int rc;
@@ -234,8 +234,8 @@ static int load_holidays(dn_db_t *db, int64_t school_id, const char *from, const
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
         if (*n == cap)
             continue;
-        if (dn_school_date_parse(dn_stmt_text(st, 0, NULL), &h[*n][0]) == 0 &&
-            dn_school_date_parse(dn_stmt_text(st, 1, NULL), &h[*n][1]) == 0)
+        if (dn_date_parse(dn_stmt_text(st, 0, NULL), &h[*n][0]) == 0 &&
+            dn_date_parse(dn_stmt_text(st, 1, NULL), &h[*n][1]) == 0)
             (*n)++;
     }
     return rc < 0 ? rc : 0;
@@ -243,7 +243,7 @@ static int load_holidays(dn_db_t *db, int64_t school_id, const char *from, const
 
 static int load_existing(dn_db_t *db, int64_t class_id, const char *from, const char *to, existing_t **out, int *n)
 {
-    dn_stmt_t *st = dn_school_stmt(db, &q_existing, "iss", class_id, from, to);
+    dn_stmt_t *st = dn_db_query(db, &q_existing, "iss", class_id, from, to);
     if (st == NULL)
         return prep_error(db);
     int cap = 256, rc;
@@ -264,7 +264,7 @@ static int load_existing(dn_db_t *db, int64_t class_id, const char *from, const 
         existing_t *e = &arr[(*n)++];
         memset(e, 0, sizeof(*e));
         e->id = dn_stmt_int64(st, 0);
-        dn_school_date_parse(dn_stmt_text(st, 1, NULL), &e->day);
+        dn_date_parse(dn_stmt_text(st, 1, NULL), &e->day);
         e->lesson_no = (int)dn_stmt_int64(st, 2);
         snprintf(e->subgroup, sizeof(e->subgroup), "%s", dn_stmt_text(st, 3, NULL));
         e->subject_id = dn_stmt_int64(st, 4);
@@ -287,19 +287,19 @@ static int replace_template(dn_db_t *db, int64_t school_id, int64_t class_id, in
                             const dn_tt_slot_t *slots, int n)
 {
     char f[11], t[11], before[11], after[11];
-    dn_school_date_format(from, f);
-    dn_school_date_format(to, t);
-    dn_school_date_format(from - 1, before);
-    dn_school_date_format(to + 1, after);
-    int rc = dn_school_exec(db, &q_split, "siss", after, class_id, f, t);
+    dn_date_format(from, f);
+    dn_date_format(to, t);
+    dn_date_format(from - 1, before);
+    dn_date_format(to + 1, after);
+    int rc = dn_db_run(db, &q_split, "siss", after, class_id, f, t);
     if (rc == 0)
-        rc = dn_school_exec(db, &q_trim_end, "siss", before, class_id, f, f);
+        rc = dn_db_run(db, &q_trim_end, "siss", before, class_id, f, f);
     if (rc == 0)
-        rc = dn_school_exec(db, &q_trim_start, "siss", after, class_id, t, t);
+        rc = dn_db_run(db, &q_trim_start, "siss", after, class_id, t, t);
     if (rc == 0)
-        rc = dn_school_exec(db, &q_drop_inside, "iss", class_id, f, t);
+        rc = dn_db_run(db, &q_drop_inside, "iss", class_id, f, t);
     for (int i = 0; rc == 0 && i < n; i++)
-        rc = dn_school_exec(db, &q_slot_ins, "iiiiiissss", school_id, class_id, (int64_t)slots[i].weekday,
+        rc = dn_db_run(db, &q_slot_ins, "iiiiiissss", school_id, class_id, (int64_t)slots[i].weekday,
                             (int64_t)slots[i].lesson_no, slots[i].subject_id, slots[i].teacher_id, slots[i].room,
                             slots[i].subgroup, f, t);
     return rc;
@@ -313,8 +313,8 @@ static int generate_lessons(dn_db_t *db, int64_t school_id, int64_t class_id, in
                             const dn_tt_slot_t *slots, int n, gen_counts_t *c)
 {
     char f[11], t[11];
-    dn_school_date_format(from, f);
-    dn_school_date_format(to, t);
+    dn_date_format(from, f);
+    dn_date_format(to, t);
     int64_t hol[64][2];
     int nhol = 0, nex = 0;
     existing_t *ex = NULL;
@@ -323,7 +323,7 @@ static int generate_lessons(dn_db_t *db, int64_t school_id, int64_t class_id, in
         rc = load_existing(db, class_id, f, t, &ex, &nex);
     if (rc < 0)
         return rc;
-    int64_t now = dn_school_now_ms(), today = dn_school_today();
+    int64_t now = dn_now_ms(), today = dn_date_today_days();
     for (int64_t day = from; rc == 0 && day <= to; day++) {
         int holiday = 0;
         for (int h = 0; h < nhol; h++)
@@ -331,9 +331,9 @@ static int generate_lessons(dn_db_t *db, int64_t school_id, int64_t class_id, in
                 holiday = 1;
         if (holiday)
             continue;
-        int wd = dn_school_weekday(day);
+        int wd = dn_date_weekday_days(day);
         char date[11];
-        dn_school_date_format(day, date);
+        dn_date_format(day, date);
         for (int i = 0; rc == 0 && i < n; i++) {
             const dn_tt_slot_t *s = &slots[i];
             if (s->weekday != wd)
@@ -345,7 +345,7 @@ static int generate_lessons(dn_db_t *db, int64_t school_id, int64_t class_id, in
             snprintf(key.subgroup, sizeof(key.subgroup), "%s", s->subgroup);
             existing_t *e = nex > 0 ? bsearch(&key, ex, (size_t)nex, sizeof(*ex), existing_cmp) : NULL;
             if (e == NULL) {
-                rc = dn_school_exec(db, &q_lesson_ins, "iiiisissi", school_id, class_id, s->subject_id,
+                rc = dn_db_run(db, &q_lesson_ins, "iiiisissi", school_id, class_id, s->subject_id,
                                     s->teacher_id, date, (int64_t)s->lesson_no, s->subgroup, s->room, now);
                 c->created++;
                 continue;
@@ -356,7 +356,7 @@ static int generate_lessons(dn_db_t *db, int64_t school_id, int64_t class_id, in
                 c->kept++;
                 continue;
             }
-            rc = dn_school_exec(db, &q_lesson_retarget, "iisii", s->subject_id, s->teacher_id, s->room, now, e->id);
+            rc = dn_db_run(db, &q_lesson_retarget, "iisii", s->subject_id, s->teacher_id, s->room, now, e->id);
             c->updated++;
         }
     }
@@ -368,7 +368,7 @@ static int generate_lessons(dn_db_t *db, int64_t school_id, int64_t class_id, in
             c->kept++;
             continue;
         }
-        rc = dn_school_exec(db, &q_lesson_del, "i", e->id);
+        rc = dn_db_run(db, &q_lesson_del, "i", e->id);
         c->deleted++;
     }
     free(ex);
@@ -380,11 +380,11 @@ int dn_timetable_put(dn_db_t *db, int64_t class_id, const char *valid_from, cons
 {
     int64_t from = 0, to = 0, school_id = 0;
     int bad = 0;
-    if (dn_school_date_parse(valid_from, &from) < 0) {
+    if (dn_date_parse(valid_from, &from) < 0) {
         dn_school_field_error(errors, "valid_from", "must be a date YYYY-MM-DD");
         bad = 1;
     }
-    if (dn_school_date_parse(valid_to, &to) < 0) {
+    if (dn_date_parse(valid_to, &to) < 0) {
         dn_school_field_error(errors, "valid_to", "must be a date YYYY-MM-DD");
         bad = 1;
     } else if (!bad && (to < from || to - from > MAX_PERIOD_DAYS)) {
@@ -399,7 +399,7 @@ int dn_timetable_put(dn_db_t *db, int64_t class_id, const char *valid_from, cons
         rc = DN_EVALIDATION;
         goto done;
     }
-    rc = dn_school_int(db, &q_class_school, &school_id, "i", class_id);
+    rc = dn_db_scalar(db, &q_class_school, &school_id, "i", class_id);
     if (rc < 0)
         goto done;
     rc = dn_db_begin_write(db);
@@ -465,13 +465,13 @@ static dn_query_t q_extra_ins = {
 int dn_timetable_get(dn_db_t *db, int64_t class_id, const char *date, json_t **out)
 {
     int64_t day;
-    if (dn_school_date_parse(date, &day) < 0)
+    if (dn_date_parse(date, &day) < 0)
         return DN_EINVAL;
-    int64_t monday = day - (dn_school_weekday(day) - 1);
+    int64_t monday = day - (dn_date_weekday_days(day) - 1);
     char mon[11], sun[11];
-    dn_school_date_format(monday, mon);
-    dn_school_date_format(monday + 6, sun);
-    dn_stmt_t *st = dn_school_stmt(db, &q_slots_at, "iss", class_id, date, date);
+    dn_date_format(monday, mon);
+    dn_date_format(monday + 6, sun);
+    dn_stmt_t *st = dn_db_query(db, &q_slots_at, "iss", class_id, date, date);
     if (st == NULL)
         return prep_error(db);
     int rc;
@@ -481,7 +481,7 @@ int dn_timetable_get(dn_db_t *db, int64_t class_id, const char *date, json_t **o
         &rc);
     if (slots == NULL)
         return rc;
-    st = dn_school_stmt(db, &q_week, "iss", class_id, mon, sun);
+    st = dn_db_query(db, &q_week, "iss", class_id, mon, sun);
     if (st == NULL) {
         json_decref(slots);
         return prep_error(db);
@@ -498,32 +498,28 @@ int dn_timetable_get(dn_db_t *db, int64_t class_id, const char *date, json_t **o
 
 int dn_timetable_lesson_owner(dn_db_t *db, int64_t lesson_id, int64_t *school_id, int64_t *class_id)
 {
-    dn_stmt_t *st = dn_school_stmt(db, &q_lesson_owner, "i", lesson_id);
+    dn_stmt_t *st = dn_db_query(db, &q_lesson_owner, "i", lesson_id);
     if (st == NULL)
         return prep_error(db);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *school_id = dn_stmt_int64(st, 0);
     *class_id = dn_stmt_int64(st, 1);
-    dn_school_stmt_finish(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
 int dn_timetable_lesson_get(dn_db_t *db, int64_t lesson_id, json_t **out)
 {
-    dn_stmt_t *st = dn_school_stmt(db, &q_lesson_get, "i", lesson_id);
+    dn_stmt_t *st = dn_db_query(db, &q_lesson_get, "i", lesson_id);
     if (st == NULL)
         return prep_error(db);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     *out = dn_school_row_json(st, LESSON_SPEC);
-    dn_school_stmt_finish(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -534,7 +530,7 @@ int dn_timetable_lesson_change(dn_db_t *db, int64_t lesson_id, const char *kind,
     int rc = dn_timetable_lesson_owner(db, lesson_id, &school_id, &class_id);
     if (rc < 0)
         return rc;
-    int64_t now = dn_school_now_ms();
+    int64_t now = dn_now_ms();
     if (kind != NULL && strcmp(kind, "substitution") == 0) {
         rc = teacher_id > 0 ? dn_school_user_has_role(db, teacher_id, school_id, "teacher") : 0;
         if (rc < 0)
@@ -543,15 +539,15 @@ int dn_timetable_lesson_change(dn_db_t *db, int64_t lesson_id, const char *kind,
             dn_school_field_error(errors, "teacher_id", "teacher_id must be a teacher of this school");
             return DN_EVALIDATION;
         }
-        rc = dn_school_exec(db, &q_lesson_teacher, "iii", teacher_id, now, lesson_id);
+        rc = dn_db_run(db, &q_lesson_teacher, "iii", teacher_id, now, lesson_id);
     } else if (kind != NULL && strcmp(kind, "cancel") == 0) {
-        rc = dn_school_exec(db, &q_lesson_cancel, "ii", now, lesson_id);
+        rc = dn_db_run(db, &q_lesson_cancel, "ii", now, lesson_id);
     } else if (kind != NULL && strcmp(kind, "room") == 0) {
         if (room == NULL || room[0] == '\0' || strlen(room) > 32) {
             dn_school_field_error(errors, "room", "room must be a non-empty string of at most 32 bytes");
             return DN_EVALIDATION;
         }
-        rc = dn_school_exec(db, &q_lesson_room, "sii", room, now, lesson_id);
+        rc = dn_db_run(db, &q_lesson_room, "sii", room, now, lesson_id);
     } else {
         dn_school_field_error(errors, "kind", "kind must be \"substitution\", \"cancel\" or \"room\"");
         return DN_EVALIDATION;
@@ -566,7 +562,7 @@ int dn_timetable_extra_lesson(dn_db_t *db, int64_t class_id, const char *date, i
 {
     int64_t day, school_id, cnt = 0;
     int bad = 0;
-    if (dn_school_date_parse(date, &day) < 0) {
+    if (dn_date_parse(date, &day) < 0) {
         dn_school_field_error(errors, "date", "must be a date YYYY-MM-DD");
         bad = 1;
     }
@@ -580,10 +576,10 @@ int dn_timetable_extra_lesson(dn_db_t *db, int64_t class_id, const char *date, i
     }
     if (bad)
         return DN_EVALIDATION;
-    int rc = dn_school_int(db, &q_class_school, &school_id, "i", class_id);
+    int rc = dn_db_scalar(db, &q_class_school, &school_id, "i", class_id);
     if (rc < 0)
         return rc;
-    rc = dn_school_int(db, &q_assigned, &cnt, "iii", teacher_id, class_id, subject_id);
+    rc = dn_db_scalar(db, &q_assigned, &cnt, "iii", teacher_id, class_id, subject_id);
     if (rc < 0)
         return rc;
     if (cnt == 0) {
@@ -591,8 +587,8 @@ int dn_timetable_extra_lesson(dn_db_t *db, int64_t class_id, const char *date, i
         return DN_EVALIDATION;
     }
     int64_t id;
-    rc = dn_school_int(db, &q_extra_ins, &id, "iiiisisi", school_id, class_id, subject_id, teacher_id, date,
-                       (int64_t)lesson_no, room ? room : "", dn_school_now_ms());
+    rc = dn_db_scalar(db, &q_extra_ins, &id, "iiiisisi", school_id, class_id, subject_id, teacher_id, date,
+                       (int64_t)lesson_no, room ? room : "", dn_now_ms());
     if (rc == DN_ECONFLICT)
         return DN_EEXIST;
     if (rc < 0)

@@ -14,12 +14,6 @@
 #include "domain/journal.h"
 #include "domain/works.h"
 
-static const char *col_text(dn_stmt_t *st, int col)
-{
-    const char *s = dn_stmt_text(st, col, NULL);
-    return s ? s : "";
-}
-
 static json_t *parse_array(const char *text)
 {
     json_t *a = json_loads(text, 0, NULL);
@@ -47,18 +41,16 @@ int dn_works_load(dn_db_t *db, int64_t work_id, dn_work_ctx_t *out)
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, work_id);
-    int rc = dn_stmt_step(st);
-    if (rc < 0)
+    int rc = dn_stmt_step_one(st);
+    if (rc != 0)
         return rc;
-    if (rc != DN_DB_ROW)
-        return DN_ENOTFOUND;
     out->id = dn_stmt_int64(st, 0);
     out->school_id = dn_stmt_int64(st, 1);
     out->checkpoint_id = dn_stmt_int64(st, 2);
     out->class_id = dn_stmt_int64(st, 3);
     out->subject_id = dn_stmt_int64(st, 4);
     out->student_id = dn_stmt_int64(st, 5);
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return 0;
 }
 
@@ -77,7 +69,7 @@ int dn_works_submit(dn_db_t *db, int64_t school_id, int64_t checkpoint_id, int64
         return rc;
     json_t *versions = NULL;
     char *dump = NULL;
-    int64_t now = dn_journal_now_ms(), id = 0;
+    int64_t now = dn_now_ms(), id = 0;
     dn_stmt_t *st = dn_db_prepare(db, &q_work_find);
     if (st == NULL) {
         rc = DN_EDB;
@@ -90,8 +82,8 @@ int dn_works_submit(dn_db_t *db, int64_t school_id, int64_t checkpoint_id, int64
         goto done;
     if (rc == DN_DB_ROW) {
         id = dn_stmt_int64(st, 0);
-        versions = parse_array(col_text(st, 1));
-        dn_journal_stmt_done(st);
+        versions = parse_array(dn_stmt_str(st, 1));
+        dn_stmt_finish(st);
     } else {
         versions = json_array();
     }
@@ -165,17 +157,17 @@ json_t *dn_works_json(dn_db_t *db, int64_t work_id)
     json_t *mark = dn_stmt_is_null(st, 9)
                        ? json_null()
                        : json_pack("{s:I, s:I, s:s}", "id", (json_int_t)dn_stmt_int64(st, 9), "value",
-                                   (json_int_t)dn_stmt_int64(st, 10), "comment", col_text(st, 11));
+                                   (json_int_t)dn_stmt_int64(st, 10), "comment", dn_stmt_str(st, 11));
     json_t *o = json_pack("{s:I, s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:{s:s, s:s, s:s, s:I, s:I}}", "id",
                      (json_int_t)dn_stmt_int64(st, 0), "checkpoint_id", (json_int_t)dn_stmt_int64(st, 1), "student_id",
                      (json_int_t)dn_stmt_int64(st, 2), "student",
-                     dn_journal_full_name(name, sizeof(name), col_text(st, 3), col_text(st, 4), col_text(st, 5)),
-                     "status", col_text(st, 6), "versions", parse_array(col_text(st, 7)), "comments",
-                     parse_array(col_text(st, 8)), "mark", mark, "submitted_at", (json_int_t)dn_stmt_int64(st, 12),
-                     "updated_at", (json_int_t)dn_stmt_int64(st, 13), "checkpoint", "title", col_text(st, 14), "kind",
-                     col_text(st, 15), "due_date", col_text(st, 16), "class_id", (json_int_t)dn_stmt_int64(st, 17),
+                     dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 3), dn_stmt_str(st, 4), dn_stmt_str(st, 5)),
+                     "status", dn_stmt_str(st, 6), "versions", parse_array(dn_stmt_str(st, 7)), "comments",
+                     parse_array(dn_stmt_str(st, 8)), "mark", mark, "submitted_at", (json_int_t)dn_stmt_int64(st, 12),
+                     "updated_at", (json_int_t)dn_stmt_int64(st, 13), "checkpoint", "title", dn_stmt_str(st, 14), "kind",
+                     dn_stmt_str(st, 15), "due_date", dn_stmt_str(st, 16), "class_id", (json_int_t)dn_stmt_int64(st, 17),
                      "subject_id", (json_int_t)dn_stmt_int64(st, 18));
-    dn_journal_stmt_done(st);
+    dn_stmt_finish(st);
     return o;
 }
 
@@ -194,7 +186,7 @@ json_t *dn_works_list(dn_db_t *db, int64_t checkpoint_id)
     char name[256];
     int rc;
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
-        json_t *versions = parse_array(col_text(st, 6));
+        json_t *versions = parse_array(dn_stmt_str(st, 6));
         size_t n = json_array_size(versions);
         json_t *last = n ? json_incref(json_array_get(versions, n - 1)) : json_null();
         json_decref(versions);
@@ -202,9 +194,9 @@ json_t *dn_works_list(dn_db_t *db, int64_t checkpoint_id)
             items, json_pack("{s:I, s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:I, s:I}", "id",
                              (json_int_t)dn_stmt_int64(st, 0), "student_id", (json_int_t)dn_stmt_int64(st, 1),
                              "student",
-                             dn_journal_full_name(name, sizeof(name), col_text(st, 2), col_text(st, 3),
-                                                  col_text(st, 4)),
-                             "status", col_text(st, 5), "versions_count", (json_int_t)n, "last_version", last,
+                             dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 2), dn_stmt_str(st, 3),
+                                                  dn_stmt_str(st, 4)),
+                             "status", dn_stmt_str(st, 5), "versions_count", (json_int_t)n, "last_version", last,
                              "mark_id", dn_stmt_is_null(st, 7) ? json_null() : json_integer(dn_stmt_int64(st, 7)),
                              "mark_value", dn_stmt_is_null(st, 8) ? json_null() : json_integer(dn_stmt_int64(st, 8)),
                              "submitted_at", (json_int_t)dn_stmt_int64(st, 9), "updated_at",
@@ -228,7 +220,7 @@ int dn_works_comment(dn_db_t *db, int64_t work_id, int64_t author_id, const char
         return rc;
     json_t *comments = NULL;
     char *dump = NULL, name[256] = "";
-    int64_t now = dn_journal_now_ms();
+    int64_t now = dn_now_ms();
     dn_stmt_t *st = dn_db_prepare(db, &q_comments_get);
     if (st == NULL) {
         rc = DN_EDB;
@@ -240,8 +232,8 @@ int dn_works_comment(dn_db_t *db, int64_t work_id, int64_t author_id, const char
         rc = rc < 0 ? rc : DN_ENOTFOUND;
         goto done;
     }
-    comments = parse_array(col_text(st, 0));
-    dn_journal_stmt_done(st);
+    comments = parse_array(dn_stmt_str(st, 0));
+    dn_stmt_finish(st);
     st = dn_db_prepare(db, &q_author);
     if (st == NULL) {
         rc = DN_EDB;
@@ -252,8 +244,8 @@ int dn_works_comment(dn_db_t *db, int64_t work_id, int64_t author_id, const char
     if (rc < 0)
         goto done;
     if (rc == DN_DB_ROW)
-        dn_journal_full_name(name, sizeof(name), col_text(st, 0), col_text(st, 1), col_text(st, 2));
-    dn_journal_stmt_done(st);
+        dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 0), dn_stmt_str(st, 1), dn_stmt_str(st, 2));
+    dn_stmt_finish(st);
     json_array_append_new(comments, json_pack("{s:I, s:I, s:s, s:s, s:I}", "n",
                                               (json_int_t)json_array_size(comments) + 1, "author_id",
                                               (json_int_t)author_id, "author", name, "text", text, "at",

@@ -14,6 +14,7 @@
  * shutdown by posting control messages to each loop.
  */
 #include "http/server.h"
+#include "core/date.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,20 +86,6 @@ typedef struct dn_job {
     dn_req_t req;
 } dn_job_t;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ */
 /* responses                                                          */
 
@@ -158,7 +145,7 @@ static void finish_job(dn_job_t *job)
         h2o_send_inline(hreq, r->res_body.base, r->res_body.len);
     }
 
-    uint64_t elapsed = now_ns() - job->start_ns;
+    uint64_t elapsed = dn_now_mono_ns() - job->start_ns;
     const char *method = dn_method_name(r->method);
     dn_metrics_request_done(r->route ? r->route->id : -1, method, r->status, elapsed);
     dn_access_entry_t entry = {
@@ -279,8 +266,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     dn_req_t *r = &job->req;
     job->owner = thread;
     job->h2o_req = hreq;
-    job->start_ns = now_ns();
-    job->start_ms = wall_ms();
+    job->start_ns = dn_now_mono_ns();
+    job->start_ms = dn_now_ms();
     h2o_mem_init_pool(&r->pool);
     r->app = server->app;
     atomic_fetch_add(&server->inflight, 1);
@@ -622,8 +609,8 @@ int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, si
     atomic_store(&app->draining, 1);
     for (int i = 0; i < started; i++)
         h2o_multithread_send_message(&server.loops[i].control_receiver, &server.loops[i].stop_msg.super);
-    uint64_t deadline = now_ns() + (uint64_t)app->config.shutdown_timeout_ms * 1000000u;
-    while (atomic_load(&server.inflight) > 0 && now_ns() < deadline)
+    uint64_t deadline = dn_now_mono_ns() + (uint64_t)app->config.shutdown_timeout_ms * 1000000u;
+    while (atomic_load(&server.inflight) > 0 && dn_now_mono_ns() < deadline)
         usleep(5000);
     int left = atomic_load(&server.inflight);
     if (left > 0)

@@ -12,6 +12,7 @@
  * same way and written to stderr at once.
  */
 #include "obs/log.h"
+#include "core/date.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,13 +150,6 @@ static void copy_field(char *dst, size_t cap, const char *src)
         n = utf8_trim(src, cap - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- formatting ---- */
@@ -391,7 +385,7 @@ void dn_log__write(dn_log_level_t level, const char *module, const char *fmt, ..
     rec_t r;
     r.kind = REC_APP;
     r.level = (int)level;
-    r.ts_ms = now_ms();
+    r.ts_ms = dn_now_ms();
     copy_field(r.app.module, sizeof r.app.module, module);
     va_list ap;
     va_start(ap, fmt);

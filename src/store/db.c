@@ -11,6 +11,7 @@
  * for the observer and the process-wide stats.
  */
 #include "store/db_int.h"
+#include "core/date.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -26,13 +27,6 @@ enum { ST_FRESH, ST_ROW, ST_DONE, ST_FAILED };
 static atomic_int next_query_id;
 static _Atomic(dn_db_observer_fn) observer;
 static atomic_uint_fast64_t stat_queries, stat_errors;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* A conflict is the caller's business outcome (duplicate login, ...), not a
  * store malfunction, so it does not count as failed in metrics. */
@@ -179,11 +173,13 @@ int dn_db_exec(dn_db_t *db, const char *sql)
 {
     if (db->tx_err)
         return tx_aborted(db);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = dn_now_mono_ns();
     int rc = db->ops->exec(db, sql);
-    observe(now_ns() - t0, rc);
+    observe(dn_now_mono_ns() - t0, rc);
     return note_error(db, rc);
 }
+
+static void end_all_statements(dn_db_t *db);
 
 static int begin(dn_db_t *db, int write)
 {
@@ -191,9 +187,10 @@ static int begin(dn_db_t *db, int write)
         dn_db_set_error(db, DN_EINVAL, "a transaction is already open on this connection");
         return DN_EINVAL;
     }
-    uint64_t t0 = now_ns();
+    end_all_statements(db);
+    uint64_t t0 = dn_now_mono_ns();
     int rc = db->ops->begin(db, write);
-    observe(now_ns() - t0, rc);
+    observe(dn_now_mono_ns() - t0, rc);
     if (rc < 0) {
         /* A half-started transaction (PG: BEGIN ok, lock wait timed out). */
         db->ops->rollback(db);
@@ -221,7 +218,7 @@ int dn_db_commit(dn_db_t *db)
         return DN_EINVAL;
     }
     int rc;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = dn_now_mono_ns();
     if (db->tx_err) {
         /* Keep the original message: it says why nothing was committed. */
         rc = db->tx_err;
@@ -229,7 +226,7 @@ int dn_db_commit(dn_db_t *db)
     } else {
         rc = db->ops->commit(db);
     }
-    observe(now_ns() - t0, rc);
+    observe(dn_now_mono_ns() - t0, rc);
     db->in_tx = 0;
     db->tx_err = 0;
     if (rc < 0)
@@ -242,9 +239,9 @@ int dn_db_rollback(dn_db_t *db)
     /* Safe to call from any cleanup path, with or without a transaction. */
     if (!db->in_tx)
         return 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = dn_now_mono_ns();
     int rc = db->ops->rollback(db);
-    observe(now_ns() - t0, rc);
+    observe(dn_now_mono_ns() - t0, rc);
     db->in_tx = 0;
     db->tx_err = 0;
     if (rc < 0)
@@ -358,9 +355,9 @@ int dn_stmt_step(dn_stmt_t *st)
         st->last_rc = tx_aborted(db);
         return st->last_rc;
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = dn_now_mono_ns();
     int rc = db->ops->step(st);
-    st->busy_ns += now_ns() - t0;
+    st->busy_ns += dn_now_mono_ns() - t0;
     if (rc == DN_DB_ROW) {
         st->state = ST_ROW;
         return rc;
@@ -420,25 +417,117 @@ int64_t dn_stmt_changes(dn_stmt_t *st)
     return st->state == ST_FRESH ? 0 : st->db->ops->changes(st);
 }
 
-/*
- * dn_db_release - end every statement left mid-iteration. A SQLite statement
- * that has returned a row but was not run to its end keeps the connection's
- * read transaction (or an INSERT ... RETURNING's write) open, so the worker
- * calls this after each request: a handler cannot hold the store by
- * forgetting to finish a cursor.
- */
+/* End one execution now: reset a statement left mid-iteration. */
+static void end_statement(dn_stmt_t *st)
+{
+    if (st->state == ST_ROW) {
+        observe(st->busy_ns, 0);
+        st->db->ops->stmt_reset(st);
+        st->state = ST_DONE;
+    }
+}
+
+void dn_stmt_finish(dn_stmt_t *st)
+{
+    if (st != NULL)
+        end_statement(st);
+}
+
+const char *dn_stmt_str(dn_stmt_t *st, int col)
+{
+    const char *s = dn_stmt_text(st, col, NULL);
+    return s != NULL ? s : "";
+}
+
+/* A SQLite statement that returned a row but was not run to its end keeps the
+ * connection's read snapshot (or an INSERT ... RETURNING's write) open: a
+ * later BEGIN IMMEDIATE then fails with BUSY, and other connections do not see
+ * the insert. Every transaction start and every request end closes them. */
+static void end_all_statements(dn_db_t *db)
+{
+    for (int i = 0; i < db->ncache; i++)
+        if (db->cache[i] != NULL)
+            end_statement(db->cache[i]);
+}
+
 void dn_db_release(dn_db_t *db)
 {
     if (db == NULL)
         return;
-    for (int i = 0; i < db->ncache; i++) {
-        dn_stmt_t *st = db->cache[i];
-        if (st != NULL && st->state == ST_ROW) {
-            observe(st->busy_ns, 0);
-            db->ops->stmt_reset(st);
-            st->state = ST_DONE;
-        }
-    }
+    end_all_statements(db);
     if (db->in_tx) /* a handler that returned inside a transaction: never commit for it */
         dn_db_rollback(db);
+}
+
+/* Bind parameters from a type string: 'i' int64_t, 's' text (NULL binds NULL),
+ * 'n' NULL (consumes no argument). */
+static dn_stmt_t *vquery(dn_db_t *db, dn_query_t *q, const char *types, va_list ap)
+{
+    dn_stmt_t *st = dn_db_prepare(db, q);
+    if (st == NULL)
+        return NULL;
+    for (int i = 0; types != NULL && types[i]; i++) {
+        if (types[i] == 'i') {
+            dn_stmt_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        } else if (types[i] == 's') {
+            const char *text = va_arg(ap, const char *);
+            if (text == NULL)
+                dn_stmt_bind_null(st, i + 1);
+            else
+                dn_stmt_bind_text(st, i + 1, text, -1);
+        } else {
+            dn_stmt_bind_null(st, i + 1);
+        }
+    }
+    return st;
+}
+
+static int prepare_error(dn_db_t *db)
+{
+    return db->last_err < 0 ? db->last_err : DN_EDB;
+}
+
+dn_stmt_t *dn_db_query(dn_db_t *db, dn_query_t *q, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    dn_stmt_t *st = vquery(db, q, types, ap);
+    va_end(ap);
+    return st;
+}
+
+int dn_db_run(dn_db_t *db, dn_query_t *q, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    dn_stmt_t *st = vquery(db, q, types, ap);
+    va_end(ap);
+    if (st == NULL)
+        return prepare_error(db);
+    int rc = dn_stmt_exec(st);
+    return rc < 0 ? rc : 0;
+}
+
+int dn_db_scalar(dn_db_t *db, dn_query_t *q, int64_t *v, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    dn_stmt_t *st = vquery(db, q, types, ap);
+    va_end(ap);
+    if (st == NULL)
+        return prepare_error(db);
+    int rc = dn_stmt_step_one(st);
+    if (rc == 0) {
+        *v = dn_stmt_int64(st, 0);
+        dn_stmt_finish(st);
+    }
+    return rc;
+}
+
+int dn_stmt_step_one(dn_stmt_t *st)
+{
+    int rc = dn_stmt_step(st);
+    if (rc < 0)
+        return rc;
+    return rc == DN_DB_ROW ? 0 : DN_ENOTFOUND;
 }

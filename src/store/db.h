@@ -103,6 +103,28 @@ int dn_stmt_is_null(dn_stmt_t *st, int col);
 int64_t dn_stmt_int64(dn_stmt_t *st, int col);
 double dn_stmt_double(dn_stmt_t *st, int col);
 const char *dn_stmt_text(dn_stmt_t *st, int col, size_t *len);
+/**
+ * Prepare q and bind its parameters from a type string: 'i' an int64_t
+ * argument, 's' a const char * (NULL binds NULL), 'n' NULL without an
+ * argument. NULL on a prepare error (see dn_db_errcode).
+ */
+dn_stmt_t *dn_db_query(dn_db_t *db, dn_query_t *q, const char *types, ...);
+/** dn_db_query, then run to completion: 0 or a negative code. */
+int dn_db_run(dn_db_t *db, dn_query_t *q, const char *types, ...);
+/** dn_db_query expecting one row whose first column is an int64: 0, DN_ENOTFOUND or an error. */
+int dn_db_scalar(dn_db_t *db, dn_query_t *q, int64_t *v, const char *types, ...);
+/** Step to the first row: 0 when there is one, DN_ENOTFOUND when none, else an error. */
+int dn_stmt_step_one(dn_stmt_t *st);
+
+/** Text of a column, "" for NULL (never NULL). Same lifetime as dn_stmt_text. */
+const char *dn_stmt_str(dn_stmt_t *st, int col);
+/**
+ * End the statement's current execution now, even mid-iteration (use after
+ * reading the one row you need). Starting a transaction and ending a request
+ * (dn_db_release) do this for every statement of the connection.
+ */
+void dn_stmt_finish(dn_stmt_t *st);
+
 /** Rows changed by the last INSERT/UPDATE/DELETE run through st. */
 int64_t dn_stmt_changes(dn_stmt_t *st);
 

@@ -10,6 +10,7 @@
  * the binary is refused before anything is written.
  */
 #include "store/migrate.h"
+#include "core/date.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -74,13 +75,6 @@ int dn_migrate_current(dn_db_t *db, int *version)
     return rc;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Open a transaction that no other migrating node can be inside of. */
 static int begin_locked(dn_db_t *db)
 {
@@ -103,7 +97,7 @@ static int record(dn_db_t *db, const dn_migration_t *m)
     if (rc == 0)
         rc = dn_stmt_bind_text(st, 2, m->name, -1);
     if (rc == 0)
-        rc = dn_stmt_bind_int64(st, 3, now_ms());
+        rc = dn_stmt_bind_int64(st, 3, dn_now_ms());
     return rc ? rc : dn_stmt_exec(st);
 }
 

@@ -162,15 +162,15 @@ Test(journal_pure, kind_weights)
 Test(journal_pure, dates)
 {
     char out[11];
-    cr_assert(dn_journal_date_valid("2028-02-29"));
-    cr_assert(!dn_journal_date_valid("2026-02-29"));
-    cr_assert(!dn_journal_date_valid("2026-13-01"));
-    cr_assert(!dn_journal_date_valid("26-1-1"));
-    cr_assert_eq(dn_journal_weekday("2026-11-22"), 7); /* a Sunday */
-    cr_assert_eq(dn_journal_weekday("2026-11-16"), 1); /* a Monday */
-    cr_assert_eq(dn_journal_date_add("2026-12-29", 5, out), 0);
+    cr_assert(dn_date_valid("2028-02-29"));
+    cr_assert(!dn_date_valid("2026-02-29"));
+    cr_assert(!dn_date_valid("2026-13-01"));
+    cr_assert(!dn_date_valid("26-1-1"));
+    cr_assert_eq(dn_date_weekday("2026-11-22"), 7); /* a Sunday */
+    cr_assert_eq(dn_date_weekday("2026-11-16"), 1); /* a Monday */
+    cr_assert_eq(dn_date_add("2026-12-29", 5, out), 0);
     cr_assert_str_eq(out, "2027-01-03");
-    cr_assert_eq(dn_journal_date_add("2024-03-01", -1, out), 0);
+    cr_assert_eq(dn_date_add("2024-03-01", -1, out), 0);
     cr_assert_str_eq(out, "2024-02-29");
 }
 

@@ -31,22 +31,22 @@ Test(school_calendar, dates)
 {
     int64_t d;
     char buf[11];
-    cr_assert_eq(dn_school_date_parse("1970-01-01", &d), 0);
+    cr_assert_eq(dn_date_parse("1970-01-01", &d), 0);
     cr_assert_eq(d, 0);
-    cr_assert_eq(dn_school_date_parse("2024-02-29", &d), 0);
-    dn_school_date_format(d, buf);
+    cr_assert_eq(dn_date_parse("2024-02-29", &d), 0);
+    dn_date_format(d, buf);
     cr_assert_str_eq(buf, "2024-02-29");
-    dn_school_date_format(d + 1, buf);
+    dn_date_format(d + 1, buf);
     cr_assert_str_eq(buf, "2024-03-01");
-    cr_assert_eq(dn_school_date_parse("2026-02-29", &d), DN_EINVAL);
-    cr_assert_eq(dn_school_date_parse("2026-13-01", &d), DN_EINVAL);
-    cr_assert_eq(dn_school_date_parse("2026-1-01", &d), DN_EINVAL);
-    cr_assert_eq(dn_school_date_parse("2026-01-01x", &d), DN_EINVAL);
-    cr_assert_eq(dn_school_date_parse(NULL, &d), DN_EINVAL);
-    cr_assert_eq(dn_school_date_parse("2026-11-23", &d), 0);
-    cr_assert_eq(dn_school_weekday(d), 1, "2026-11-23 is a Monday");
-    cr_assert_eq(dn_school_weekday(d + 6), 7);
-    cr_assert_eq(dn_school_weekday(0), 4, "1970-01-01 was a Thursday");
+    cr_assert_eq(dn_date_parse("2026-02-29", &d), DN_EINVAL);
+    cr_assert_eq(dn_date_parse("2026-13-01", &d), DN_EINVAL);
+    cr_assert_eq(dn_date_parse("2026-1-01", &d), DN_EINVAL);
+    cr_assert_eq(dn_date_parse("2026-01-01x", &d), DN_EINVAL);
+    cr_assert_eq(dn_date_parse(NULL, &d), DN_EINVAL);
+    cr_assert_eq(dn_date_parse("2026-11-23", &d), 0);
+    cr_assert_eq(dn_date_weekday_days(d), 1, "2026-11-23 is a Monday");
+    cr_assert_eq(dn_date_weekday_days(d + 6), 7);
+    cr_assert_eq(dn_date_weekday_days(0), 4, "1970-01-01 was a Thursday");
 }
 
 Test(school_calendar, class_names)
@@ -178,11 +178,11 @@ STORE_TEST(school_store, enrol_transfer_keeps_history)
     cr_assert_eq(dn_school_class_create(fx_db, school_id, dn_class_start_year(5, year), "Б", 0, errors, &b), 0);
     int64_t ca = json_integer_value(json_object_get(a, "id")), cb = json_integer_value(json_object_get(b, "id"));
     char d1[11], d2[11], d0[11], prev[11];
-    int64_t today = dn_school_today();
-    dn_school_date_format(today - 60, d1);
-    dn_school_date_format(today - 10, d2);
-    dn_school_date_format(today - 30, d0);
-    dn_school_date_format(today - 11, prev);
+    int64_t today = dn_date_today_days();
+    dn_date_format(today - 60, d1);
+    dn_date_format(today - 10, d2);
+    dn_date_format(today - 30, d0);
+    dn_date_format(today - 11, prev);
     cr_assert_eq(dn_school_class_enrol(fx_db, ca, student, d1, errors), 0);
     cr_assert_eq(dn_school_class_enrol(fx_db, cb, student, d2, errors), 0);
     /* history is linear: nothing may be inserted before the latest move */

@@ -111,8 +111,8 @@ static dn_query_t q_count_t2 = {"SELECT COUNT(*) FROM lessons WHERE class_id = 1
 /* Next Monday at least a week ahead, so every generated lesson is in the future. */
 static int64_t next_monday(void)
 {
-    int64_t d = dn_school_today() + 7;
-    return d - (dn_school_weekday(d) - 1);
+    int64_t d = dn_date_today_days() + 7;
+    return d - (dn_date_weekday_days(d) - 1);
 }
 
 STORE_TEST(timetable_store, generate_skip_holidays_and_regenerate)
@@ -121,9 +121,9 @@ STORE_TEST(timetable_store, generate_skip_holidays_and_regenerate)
     cr_assert_eq(class_a, 1);
     int64_t mon = next_monday();
     char from[11], to[11], hol[11];
-    dn_school_date_format(mon, from);
-    dn_school_date_format(mon + 13, to); /* two weeks */
-    dn_school_date_format(mon + 2, hol); /* first Wednesday */
+    dn_date_format(mon, from);
+    dn_date_format(mon + 13, to); /* two weeks */
+    dn_date_format(mon + 2, hol); /* first Wednesday */
     json_t *errors = json_array(), *o = NULL;
     cr_assert_eq(dn_school_holiday_create(fx_db, school_id, "Каникулы", hol, hol, errors, &o), 0);
     json_decref(o);
@@ -167,8 +167,8 @@ STORE_TEST(timetable_store, conflicts_and_assignments)
     setup();
     int64_t mon = next_monday();
     char from[11], to[11];
-    dn_school_date_format(mon, from);
-    dn_school_date_format(mon + 6, to);
+    dn_date_format(mon, from);
+    dn_date_format(mon + 6, to);
     json_t *errors = json_array(), *o = NULL;
     json_t *slots = json_pack("[o]", slot(1, 1, subject, teacher, ""));
     cr_assert_eq(dn_timetable_put(fx_db, class_a, from, to, slots, errors, &o), 0);

@@ -634,3 +634,42 @@ Test(db_sqlite, release_ends_abandoned_statements, .init = fx_sqlite_init, .fini
     cr_assert_eq(rel_count(other), 1, "committed once released");
     dn_db_close(other);
 }
+
+/* A read cursor left on its first row pins an old snapshot; BEGIN IMMEDIATE
+ * on that snapshot after another connection wrote used to fail with BUSY.
+ * Starting a transaction now ends the connection's open statements first. */
+static dn_query_t q_rel_all = {"SELECT id FROM rel_t ORDER BY id"};
+
+Test(db_sqlite, begin_write_after_abandoned_read, .init = fx_sqlite_init, .fini = fx_fini)
+{
+    cr_assert_eq(dn_stmt_exec(dn_db_prepare(fx_db, &q_rel_create)), 0);
+    for (int i = 0; i < 2; i++) {
+        dn_stmt_t *ins = dn_db_prepare(fx_db, &q_rel_insert);
+        dn_stmt_bind_text(ins, 1, "a", -1);
+        cr_assert_eq(dn_stmt_step(ins), DN_DB_ROW);
+        dn_stmt_finish(ins);
+    }
+    dn_stmt_t *rd = dn_db_prepare(fx_db, &q_rel_all);
+    cr_assert_eq(dn_stmt_step(rd), DN_DB_ROW); /* abandoned on its first row */
+
+    dn_db_t *other = fx_open();
+    dn_stmt_t *ins = dn_db_prepare(other, &q_rel_insert);
+    dn_stmt_bind_text(ins, 1, "b", -1);
+    cr_assert_eq(dn_stmt_step(ins), DN_DB_ROW);
+    dn_stmt_finish(ins);
+
+    cr_assert_eq(dn_db_begin_write(fx_db), 0, "%s", dn_db_errmsg(fx_db));
+    cr_assert_eq(dn_db_commit(fx_db), 0);
+    cr_assert_eq(rel_count(fx_db), 3);
+    dn_db_close(other);
+}
+
+Test(db, stmt_str_reads_null_as_empty, .init = fx_sqlite_init, .fini = fx_fini)
+{
+    static dn_query_t q = {"SELECT NULL, 'т'"};
+    dn_stmt_t *st = dn_db_prepare(fx_db, &q);
+    cr_assert_eq(dn_stmt_step(st), DN_DB_ROW);
+    cr_assert_str_eq(dn_stmt_str(st, 0), "");
+    cr_assert_str_eq(dn_stmt_str(st, 1), "т");
+    dn_stmt_finish(st);
+}
