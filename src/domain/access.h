@@ -5,6 +5,7 @@
  * or writes anything that belongs to a school; no handler decides access on
  * its own. The rules (see docs/access.md and the matrix test):
  *   - sysadmin: everything; school admin: everything inside their school;
+ *     except handing in work, which only the student themself does;
  *   - teacher: reads a class's timetable and list if they teach it or are its
  *     class teacher; reads the journal of (class, subject) if assigned to it or
  *     class teacher of the class; writes marks, attendance, homework and

@@ -86,6 +86,10 @@ static const row_t matrix[] = {
     {__LINE__, 1, DN_ROLE_SYSADMIN, 0, DN_ACT_SYSADMIN, R(0, 0, 0, 0), OK},
     {__LINE__, 1, DN_ROLE_SYSADMIN, 0, DN_ACT_ADMIN_SCHOOL, R(2, 0, 0, 0), OK},
     {__LINE__, 1, DN_ROLE_SYSADMIN, 0, DN_ACT_OVERRIDE_CLOSED, R(1, 10, 100, 0), OK},
+    /* handing in work is personal: not even the sysadmin or a school admin does it */
+    {__LINE__, 1, DN_ROLE_SYSADMIN, 0, DN_ACT_SUBMIT_WORK, R(1, 10, 0, 1), NO},
+    {__LINE__, 1, DN_ROLE_SYSADMIN, 0, DN_ACT_SUBMIT_WORK, R(1, 10, 0, 5), NO},
+    {__LINE__, 2, DN_ROLE_ADMIN, 1, DN_ACT_SUBMIT_WORK, R(1, 10, 0, 5), NO},
     /* school admin: all of their school, nothing of another */
     {__LINE__, 2, DN_ROLE_ADMIN, 1, DN_ACT_READ_SCHOOL, R(1, 0, 0, 0), OK},
     {__LINE__, 2, DN_ROLE_ADMIN, 1, DN_ACT_ADMIN_SCHOOL, R(1, 0, 0, 0), OK},
