@@ -423,11 +423,11 @@ static void user_list(dn_req_t *req)
     const char *lim = dn_req_query(req, "limit");
     const char *cur = dn_req_query(req, "cursor");
     json_t *errors = json_array(), *out = NULL;
-    long limit = lim ? strtol(lim, NULL, 10) : 50;
-    long long cursor = cur && cur[0] ? strtoll(cur, NULL, 10) : 0;
+    int64_t limit = lim ? dn_api_parse_id(lim) : 50;
+    int64_t cursor = cur && cur[0] ? dn_api_parse_id(cur) : 0;
     if (limit < 1 || limit > 500)
         dn_school_field_error(errors, "limit", "limit must be 1..500");
-    if (cursor < 0)
+    if (cur && cur[0] && cursor == 0)
         dn_school_field_error(errors, "cursor", "invalid cursor");
     if (role && role[0] && dn_school_role_bit(role) == 0)
         dn_school_field_error(errors, "role", "role must be teacher, student, parent or admin");
@@ -877,12 +877,11 @@ static void assignment_list(dn_req_t *req)
     int64_t sid;
     if (p == NULL || (sid = dn_api_path_id(req, "school_id")) == 0 || !allowed(req, p, DN_ACT_READ_SCHOOL, sid, 0, 0))
         return;
-    const char *c = dn_req_query(req, "class_id");
-    const char *t = dn_req_query(req, "teacher_id");
+    int64_t class_id = 0, teacher_id = 0;
+    if (dn_api_query_id(req, "class_id", &class_id) != 0 || dn_api_query_id(req, "teacher_id", &teacher_id) != 0)
+        return;
     json_t *out = NULL;
-    reply(req,
-          dn_school_assignment_list(req->db, sid, c ? strtoll(c, NULL, 10) : 0, t ? strtoll(t, NULL, 10) : 0, &out),
-          200, &out, NULL);
+    reply(req, dn_school_assignment_list(req->db, sid, class_id, teacher_id, &out), 200, &out, NULL);
 }
 
 static void assignment_delete(dn_req_t *req)
@@ -914,8 +913,13 @@ static void import_csv(dn_req_t *req)
         dn_res_problem(req, 415, NULL, "the request body must be text/csv");
         return;
     }
+    /* anything but an explicit yes or no is an error: a typo must not import for real */
     const char *dry = dn_req_query(req, "dry_run");
     int dry_run = dry != NULL && (strcmp(dry, "1") == 0 || strcmp(dry, "true") == 0);
+    if (dry != NULL && !dry_run && strcmp(dry, "0") != 0 && strcmp(dry, "false") != 0) {
+        dn_api_invalid(req, "dry_run", "dry_run must be 1, true, 0 or false");
+        return;
+    }
     json_t *out = NULL;
     int rc = dn_school_get(req->db, sid, &out);
     json_decref(out);

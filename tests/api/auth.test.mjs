@@ -5,6 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DB, assertJson, assertProblem, request, startServer } from './lib/server.mjs';
+import { assertMatchesSpec } from './lib/openapi.mjs';
 
 const T = { timeout: 60000 };
 const ADMIN = 'root';
@@ -135,16 +136,26 @@ describe(`auth [${DB}]`, () => {
     const s = await login(srv);
     const r = await post(srv, '/api/v1/auth/logout', { refresh_token: s.refresh_token });
     assert.equal(r.status, 204);
+    assertMatchesSpec('POST', '/api/v1/auth/logout', 204, r);
     assertProblem(await post(srv, '/api/v1/auth/refresh', { refresh_token: s.refresh_token }), 401);
-    assertProblem(await post(srv, '/api/v1/auth/logout', {}), 422);
+    const invalid = await post(srv, '/api/v1/auth/logout', {});
+    assertProblem(invalid, 422);
+    assertMatchesSpec('POST', '/api/v1/auth/logout', 422, invalid);
+    const notJson = await post(srv, '/api/v1/auth/logout', 'x', { 'content-type': 'text/plain' });
+    assertProblem(notJson, 415);
+    assertMatchesSpec('POST', '/api/v1/auth/logout', 415, notJson);
   });
 
   test('password change: validation, old tokens stop refreshing, new password works', T, async () => {
     const s1 = await login(srv, 'pwuser');
     const s2 = await login(srv, 'pwuser');
     const auth = { authorization: `Bearer ${s1.access_token}` };
-    assertProblem(await post(srv, '/api/v1/auth/password', { old_password: PASS, new_password: 'new-pass-1' }), 401);
-    let p = assertProblem(await post(srv, '/api/v1/auth/password', { old_password: PASS, new_password: 'short' }, auth), 422);
+    const anon = await post(srv, '/api/v1/auth/password', { old_password: PASS, new_password: 'new-pass-1' });
+    assertProblem(anon, 401);
+    assertMatchesSpec('POST', '/api/v1/auth/password', 401, anon);
+    const short = await post(srv, '/api/v1/auth/password', { old_password: PASS, new_password: 'short' }, auth);
+    let p = assertProblem(short, 422);
+    assertMatchesSpec('POST', '/api/v1/auth/password', 422, short);
     assert.deepEqual(fieldsOf(p), ['new_password']);
     p = assertProblem(await post(srv, '/api/v1/auth/password', { new_password: 'long-enough' }, auth), 422);
     assert.deepEqual(fieldsOf(p), ['old_password']);
@@ -155,7 +166,10 @@ describe(`auth [${DB}]`, () => {
     assert.deepEqual(fieldsOf(p), ['old_password']);
     const r = await post(srv, '/api/v1/auth/password', { old_password: PASS, new_password: 'new-pass-1' }, auth);
     assert.equal(r.status, 204, r.text);
-    assertProblem(await post(srv, '/api/v1/auth/refresh', { refresh_token: s1.refresh_token }), 401);
+    assertMatchesSpec('POST', '/api/v1/auth/password', 204, r);
+    const stale = await post(srv, '/api/v1/auth/refresh', { refresh_token: s1.refresh_token });
+    assertProblem(stale, 401);
+    assertMatchesSpec('POST', '/api/v1/auth/refresh', 401, stale);
     assertProblem(await post(srv, '/api/v1/auth/refresh', { refresh_token: s2.refresh_token }), 401);
     assertProblem(await post(srv, '/api/v1/auth/login', { login: 'pwuser', password: PASS }), 401);
     await login(srv, 'pwuser', 'new-pass-1');

@@ -5,6 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DB, assertJson, assertProblem } from './lib/server.mjs';
 import { createSchool, seedLesson, sqlRun, startSchoolServer, termId } from './lib/fixture.mjs';
+import { checkedSchool } from './lib/openapi.mjs';
 
 const T = { timeout: 60000 };
 
@@ -23,13 +24,13 @@ describe(`diary pages [${DB}]`, () => {
 
   before(async () => {
     srv = await startSchoolServer();
-    s = await createSchool(srv, {
+    s = checkedSchool(await createSchool(srv, {
       teachers: 2,
       students: 3,
       parents: 2,
       classes: ['5А', '5Б'],
       subjects: ['Математика', 'Русский язык'],
-    });
+    }));
     [t0, t1] = s.teachers;
     [st0, st1, st2] = s.students; // st0, st2 in 5А; st1 in 5Б
     par0 = s.parents[0]; // parent of st0

@@ -4,6 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DB, assertJson, assertProblem } from './lib/server.mjs';
 import { createSchool, startSchoolServer } from './lib/fixture.mjs';
+import { checkedSchool } from './lib/openapi.mjs';
 
 const T = { timeout: 60000 };
 
@@ -11,8 +12,8 @@ describe(`import [${DB}]`, () => {
   let srv, s, other;
   before(async () => {
     srv = await startSchoolServer();
-    s = await createSchool(srv, { teachers: 1, students: 1, parents: 0, classes: ['9А'] });
-    other = await createSchool(srv, { teachers: 1, students: 0, parents: 0, classes: [] });
+    s = checkedSchool(await createSchool(srv, { teachers: 1, students: 1, parents: 0, classes: ['9А'] }));
+    other = checkedSchool(await createSchool(srv, { teachers: 1, students: 0, parents: 0, classes: [] }));
   });
   after(async () => {
     await srv?.stop();
@@ -46,6 +47,15 @@ describe(`import [${DB}]`, () => {
     assert.equal(r.rows[2].last_name, 'Смирнова; урожд. Орлова');
     assert.equal(r.rows[0].line, 2);
     assert.deepEqual(r.users, []);
+    assert.equal(await users(), before);
+  });
+
+  test('dry_run must be an explicit yes or no: a typo never imports for real', T, async () => {
+    const before = await users();
+    for (const dry of ['yes', 'TRUE', '2']) {
+      const p = assertProblem(await post(s.admin, good, dry), 422);
+      assert.equal(p.errors[0].field, 'dry_run');
+    }
     assert.equal(await users(), before);
   });
 

@@ -6,6 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DB, assertJson, assertProblem } from './lib/server.mjs';
 import { client, createSchool, seedLesson, startSchoolServer, termId } from './lib/fixture.mjs';
+import { checkedClient, checkedSchool } from './lib/openapi.mjs';
 
 const T = { timeout: 60000 };
 
@@ -16,13 +17,13 @@ describe(`journal [${DB}]`, () => {
 
   before(async () => {
     srv = await startSchoolServer();
-    s = await createSchool(srv, {
+    s = checkedSchool(await createSchool(srv, {
       teachers: 2,
       students: 3,
       parents: 2,
       classes: ['5А', '5Б'],
       subjects: ['Математика', 'Русский язык'],
-    });
+    }));
     [t0, t1] = s.teachers; // t0: Математика in both classes; t1: Русский язык
     [st0, st1, st2] = s.students; // st0, st2 in 5А; st1 in 5Б
     par0 = s.parents[0]; // parent of st0
@@ -53,7 +54,7 @@ describe(`journal [${DB}]`, () => {
   describe('marks', () => {
     let markId;
     test('no token → 401', T, async () => {
-      const res = await client(srv.url, null).post(`/api/v1/lessons/${L.a}/marks`, { student_id: st0.id, value: 5 });
+      const res = await checkedClient(client(srv.url, null)).post(`/api/v1/lessons/${L.a}/marks`, { student_id: st0.id, value: 5 });
       assertProblem(res, 401);
     });
 
@@ -292,6 +293,8 @@ describe(`journal [${DB}]`, () => {
       assert.equal(r.closed_at, null);
       assertJson(await t0.api.post(`/api/v1/lessons/${L.a}/marks`, { student_id: st2.id, value: 4 }), 201);
       assertProblem(await admin.api.post(`/api/v1/terms/999999/close`), 404);
+      assertProblem(await t0.api.post(`/api/v1/terms/${q1}/reopen`), 403);
+      assertProblem(await admin.api.post(`/api/v1/terms/999999/reopen`), 404);
     });
 
     test('term marks: PUT sets, GET shows the weighted average as a suggestion', T, async () => {
@@ -350,6 +353,9 @@ describe(`journal [${DB}]`, () => {
         200,
       );
       assert.equal(list.items.length, 1);
+      const one = assertJson(await st0.api.get(`/api/v1/checkpoints/${cp.id}`), 200);
+      assert.deepEqual(one, list.items[0]);
+      assertProblem(await st1.api.get(`/api/v1/checkpoints/${cp.id}`), 403);
       assertProblem(await st1.api.get(`/api/v1/classes/${cls.id}/checkpoints`), 403);
       assertProblem(await st0.api.get(`/api/v1/classes/${cls.id}/checkpoints?from=bad`), 422);
       const p = assertJson(await t0.api.patch(`/api/v1/checkpoints/${cp.id}`, { title: 'КР №1', weight: 4 }), 200);

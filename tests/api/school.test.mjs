@@ -6,6 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DB, assertJson, assertProblem, request } from './lib/server.mjs';
 import { client, createSchool, currentAcademicYear, quarters, signIn, startSchoolServer } from './lib/fixture.mjs';
+import { checkedClient, checkedSchool } from './lib/openapi.mjs';
 
 const T = { timeout: 60000 };
 
@@ -13,20 +14,20 @@ describe(`school [${DB}]`, () => {
   let srv, s, other;
   before(async () => {
     srv = await startSchoolServer();
-    s = await createSchool(srv, {
+    s = checkedSchool(await createSchool(srv, {
       teachers: 2,
       students: 3,
       parents: 2,
       classes: ['5А', '5Б'],
       subjects: ['Математика', 'Русский язык'],
-    });
-    other = await createSchool(srv, { teachers: 1, students: 1, parents: 0, classes: ['7В'] });
+    }));
+    other = checkedSchool(await createSchool(srv, { teachers: 1, students: 1, parents: 0, classes: ['7В'] }));
   });
   after(async () => {
     await srv?.stop();
   });
 
-  const anon = () => client(srv.url, null);
+  const anon = () => checkedClient(client(srv.url, null));
 
   describe('regions and schools (sysadmin)', () => {
     test('POST/GET /regions; duplicate → 409; empty name → 422; admin → 403; no token → 401', T, async () => {
@@ -155,6 +156,8 @@ describe(`school [${DB}]`, () => {
       );
       const list = assertJson(await s.teachers[0].api.get(`/api/v1/schools/${s.schoolId}/holidays`), 200);
       assert.ok(list.items.some((x) => x.id === h.id));
+      assertProblem(await other.admin.api.get(`/api/v1/schools/${s.schoolId}/holidays`), 403);
+      assertProblem(await anon().get(`/api/v1/schools/${s.schoolId}/holidays`), 401);
       assertProblem(await other.admin.api.del(`/api/v1/schools/${other.schoolId}/holidays/${h.id}`), 404);
       assert.equal((await s.admin.api.del(`/api/v1/schools/${s.schoolId}/holidays/${h.id}`)).status, 204);
       assertProblem(await s.admin.api.del(`/api/v1/schools/${s.schoolId}/holidays/${h.id}`), 404);
@@ -174,6 +177,7 @@ describe(`school [${DB}]`, () => {
       assertProblem(await s.admin.api.patch('/api/v1/subjects/999999', { name: 'Y' }), 404);
       const list = assertJson(await s.students[0].api.get(`/api/v1/schools/${s.schoolId}/subjects`), 200);
       assert.ok(list.items.some((x) => x.id === sub.id));
+      assertProblem(await other.students[0].api.get(`/api/v1/schools/${s.schoolId}/subjects`), 403);
       assertProblem(await s.admin.api.del(`/api/v1/subjects/${s.subjects[0].id}`), 409);
       assertProblem(await other.admin.api.del(`/api/v1/subjects/${sub.id}`), 403);
       assert.equal((await s.admin.api.del(`/api/v1/subjects/${sub.id}`)).status, 204);
@@ -348,6 +352,9 @@ describe(`school [${DB}]`, () => {
       assert.equal(byName.items.length, 1, 'Cyrillic search as typed');
       assertProblem(await s.admin.api.get(`/api/v1/schools/${s.schoolId}/users?limit=0`), 422);
       assertProblem(await s.admin.api.get(`/api/v1/schools/${s.schoolId}/users?role=pilot`), 422);
+      assertProblem(await s.admin.api.get(`/api/v1/schools/${s.schoolId}/users?limit=ten`), 422);
+      const badCursor = assertProblem(await s.admin.api.get(`/api/v1/schools/${s.schoolId}/users?cursor=abc`), 422);
+      assert.equal(badCursor.errors[0].field, 'cursor');
       assertProblem(await s.teachers[0].api.get(`/api/v1/schools/${s.schoolId}/users`), 403);
       assertProblem(await other.admin.api.get(`/api/v1/schools/${s.schoolId}/users`), 403);
     });
@@ -428,6 +435,16 @@ describe(`school [${DB}]`, () => {
       );
       assert.ok(list.items.every((x) => x.class_id === s.classes[1].id));
       assert.ok(list.items.some((x) => x.id === a.id));
+      const byTeacher = assertJson(
+        await s.admin.api.get(`/api/v1/schools/${s.schoolId}/assignments?teacher_id=${s.teachers[1].id}`),
+        200,
+      );
+      assert.ok(byTeacher.items.length > 0 && byTeacher.items.every((x) => x.teacher_id === s.teachers[1].id));
+      assertProblem(await other.admin.api.get(`/api/v1/schools/${s.schoolId}/assignments`), 403);
+      for (const q of ['class_id=abc', 'teacher_id=-1']) {
+        const p = assertProblem(await s.admin.api.get(`/api/v1/schools/${s.schoolId}/assignments?${q}`), 422);
+        assert.equal(p.errors[0].field, q.split('=')[0], 'a malformed filter is an error, not "no filter"');
+      }
       assertProblem(await other.admin.api.del(`/api/v1/assignments/${a.id}`), 403);
       assert.equal((await s.admin.api.del(`/api/v1/assignments/${a.id}`)).status, 204);
       assertProblem(await s.admin.api.del(`/api/v1/assignments/${a.id}`), 404);

@@ -5,6 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DB, assertJson, assertProblem } from './lib/server.mjs';
 import { client, createSchool, createTimetable, startSchoolServer, weekLessons } from './lib/fixture.mjs';
+import { checkedClient, checkedSchool } from './lib/openapi.mjs';
 
 const T = { timeout: 60000 };
 const DAY = 86400000;
@@ -21,14 +22,14 @@ describe(`timetable [${DB}]`, () => {
   let srv, s, other;
   before(async () => {
     srv = await startSchoolServer();
-    s = await createSchool(srv, {
+    s = checkedSchool(await createSchool(srv, {
       teachers: 2,
       students: 2,
       parents: 1,
       classes: ['5А', '5Б'],
       subjects: ['Математика', 'Русский язык'],
-    });
-    other = await createSchool(srv, { teachers: 1, students: 1, parents: 0, classes: ['7В'] });
+    }));
+    other = checkedSchool(await createSchool(srv, { teachers: 1, students: 1, parents: 0, classes: ['7В'] }));
   });
   after(async () => {
     await srv?.stop();
@@ -87,7 +88,7 @@ describe(`timetable [${DB}]`, () => {
     assertProblem(await other.admin.api.get(`/api/v1/classes/${s.classes[0].id}/timetable`), 403);
     assertProblem(await s.admin.api.get(`/api/v1/classes/${s.classes[0].id}/timetable?date=2026-13-01`), 422);
     assertProblem(await s.admin.api.get('/api/v1/classes/999999/timetable'), 404);
-    assertProblem(await client(srv.url, null).get(`/api/v1/classes/${s.classes[0].id}/timetable`), 401);
+    assertProblem(await checkedClient(client(srv.url, null)).get(`/api/v1/classes/${s.classes[0].id}/timetable`), 401);
   });
 
   test('PUT validation: not assigned 422, duplicate slot 422, double booking 409, bad dates 422, 403', T, async () => {
