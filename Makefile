@@ -5,11 +5,16 @@
 #   make test        the whole suite: unit tests (normal + ASan/UBSan builds, PostgreSQL
 #                    store tests included) and the black-box API tests against both builds
 #                    × both backends; ends with one line "N passed, N failed"
-#   make bench       HTTP benchmark against nginx; rewrites a section of BENCHMARKS.md
+#   make bench       benchmarks (bench/workloads/*: HTTP vs nginx, the issue-6 request mix
+#                    at 10,000 students on SQLite and PostgreSQL, ...) on a release build in
+#                    $(BENCH_BUILD_DIR); each rewrites its section of BENCHMARKS.md
+#   make bench-region | bench-1m   the mix alone at 100,000 / 1,000,000 students
 #   make build | build-asan | clean
 #
-# Variables: LISTEN, DB, DATA_DIR (make run); BENCH_DURATION (make bench);
-# API_TESTS (files for the API suites, default tests/api/*.test.mjs).
+# Variables: LISTEN, DB, DATA_DIR (make run); BENCH_DURATION, BENCH_* (make bench, see bench/run.sh
+# and bench/workloads/30-mix.sh);
+# API_TESTS (files for the API suites, default tests/api/*.test.mjs);
+# BROWSER_TESTS (web UI suites in headless chromium, default tests/browser/*.test.mjs).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -23,8 +28,10 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= data
 DB ?= sqlite:$(DATA_DIR)/dnevnik.db
 API_TESTS ?= tests/api/*.test.mjs
+BROWSER_TESTS ?= tests/browser/*.test.mjs
+BENCH_BUILD_DIR ?= build-release
 
-.PHONY: run build build-asan test bench clean deps
+.PHONY: run build build-asan test bench bench-region bench-1m bench-release clean deps
 
 deps:
 	scripts/install-deps.sh run
@@ -42,14 +49,31 @@ run: build
 	echo "dnevnik: serving http://$(LISTEN) (Ctrl-C to stop)"
 	exec ./$(BUILD_DIR)/dnevnik serve --listen $(LISTEN) --db $(DB) --data-dir $(DATA_DIR) --demo
 
-bench:
-	@scripts/install-deps.sh bench
-	$(MAKE) build
+bench: bench-release
 	echo "==> bench/run.sh"
-	DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik bench/run.sh
+	DN_BIN=$(abspath $(BENCH_BUILD_DIR))/dnevnik bench/run.sh
+
+# The mix at region scale: generating 100,000 students takes ~4 min on SQLite
+# (cached in bench/data/ afterwards, 2 GB) plus the PostgreSQL load each run;
+# 1,000,000 students take ~40 min and ~20 GB of disk for SQLite alone, so
+# PostgreSQL stays at 100,000 there unless BENCH_MIX_PG_STUDENTS says otherwise.
+bench-region: bench-release
+	BENCH_WORKLOADS=mix BENCH_STUDENTS=100000 BENCH_MIX_PG_STUDENTS=$${BENCH_MIX_PG_STUDENTS:-100000} \
+	  BENCH_DURATION=$${BENCH_DURATION:-30} \
+	  BENCH_WORKLOAD_TIMEOUT=$${BENCH_WORKLOAD_TIMEOUT:-7200} DN_BIN=$(abspath $(BENCH_BUILD_DIR))/dnevnik bench/run.sh
+
+bench-1m: bench-release
+	BENCH_WORKLOADS=mix BENCH_STUDENTS=1000000 BENCH_MIX_PG_STUDENTS=$${BENCH_MIX_PG_STUDENTS:-100000} \
+	  BENCH_DURATION=$${BENCH_DURATION:-30} BENCH_WORKLOAD_TIMEOUT=$${BENCH_WORKLOAD_TIMEOUT:-14400} \
+	  DN_BIN=$(abspath $(BENCH_BUILD_DIR))/dnevnik bench/run.sh
+
+bench-release:
+	@scripts/install-deps.sh bench
+	[ -f $(BENCH_BUILD_DIR)/build.ninja ] || meson setup $(BENCH_BUILD_DIR) --buildtype=release
+	ninja -C $(BENCH_BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(BENCH_BUILD_DIR)
 
 # Every suite runs even if an earlier one failed; the exit status and the final
 # "N passed, N failed" line cover all of them. The PostgreSQL cluster is always stopped.
@@ -62,8 +86,11 @@ test:
 	$(MAKE) build-asan
 	results=$$(mktemp -d /tmp/dnevnik-test.XXXXXX)
 	pgdir=$$(mktemp -d /tmp/dnevnik-pg.XXXXXX)
+	s3dir=$$(mktemp -d /tmp/dnevnik-s3.XXXXXX)
 	cleanup() {
 	  scripts/pg-test-cluster.sh destroy "$$pgdir" >/dev/null 2>&1 || true
+	  scripts/s3-test-server.sh stop "$$s3dir" >/dev/null 2>&1 || true
+	  rm -rf "$$s3dir"
 	  rm -rf "$$results"
 	}
 	trap cleanup EXIT
@@ -99,6 +126,11 @@ test:
 	  echo "==> npm dependencies"
 	  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	fi
+	# files.test.mjs also runs against S3 (s3rver) when DN_TEST_S3=1
+	echo "==> starting a throwaway S3 server (s3rver) in $$s3dir"
+	DN_TEST_S3_ENDPOINT=$$(scripts/s3-test-server.sh start "$$s3dir")
+	export DN_TEST_S3=1 DN_TEST_S3_ENDPOINT DN_TEST_S3_BUCKET=dnevnik-test
+	echo "    $$DN_TEST_S3_ENDPOINT"
 	for dir in $(BUILD_DIR) $(ASAN_DIR); do
 	  for db in sqlite pg; do
 	    echo "==> API tests ($$dir, $$db)"
@@ -111,6 +143,16 @@ test:
 	    count "api[$$dir,$$db]" "$$rc" "$$p" "$$f" "$$s"
 	  done
 	done
+	# The web UI in headless chromium, once: against the normal build and SQLite
+	# (the UI only uses the API, which the suites above cover on every build and store).
+	echo "==> browser tests ($(BUILD_DIR), sqlite)"
+	tap=$$results/browser.tap
+	rc=0
+	DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik DN_DB=sqlite timeout -k 10 600 \
+	  node --test --test-reporter=spec --test-reporter-destination=stdout \
+	    --test-reporter=tap --test-reporter-destination="$$tap" $(BROWSER_TESTS) || rc=$$?
+	read -r p f s < <(awk '/^# pass /{p=$$3} /^# fail /{f+=$$3} /^# cancelled /{f+=$$3} /^# skipped /{s+=$$3} /^# todo /{s+=$$3} END{print p+0, f+0, s+0}' "$$tap" 2>/dev/null || echo "0 0 0")
+	count "browser[$(BUILD_DIR),sqlite]" "$$rc" "$$p" "$$f" "$$s"
 	echo "==> summary"
 	[ "$$skipped" -eq 0 ] || echo "($$skipped skipped)"
 	[ $${#broken[@]} -eq 0 ] || echo "failing suites: $${broken[*]}"

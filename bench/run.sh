@@ -9,7 +9,8 @@
 # Env: DN_BIN (default build/dnevnik), BENCH_DURATION (s, default 10),
 # BENCH_WARMUP (s, default 2), BENCH_CONNECTIONS (64), BENCH_THREADS (2),
 # BENCH_WORKLOADS (e.g. "http"; default all), BENCH_MD (default BENCHMARKS.md),
-# BENCH_WORKLOAD_TIMEOUT (s per workload; default 6×duration + 120).
+# BENCH_WORKLOAD_TIMEOUT (s per workload; default 6×duration + 120, or the
+# workload's own "# bench-timeout: EXPR" line).
 #
 # Adding a workload: create bench/workloads/NN-name.sh that sources
 # "$BENCH_LIB/common.sh", starts servers with start_dnevnik/start_nginx,
@@ -65,11 +66,18 @@ for w in "${workloads[@]}"; do
   if [ -n "${BENCH_WORKLOADS:-}" ] && [[ " $BENCH_WORKLOADS " != *" $short "* ]]; then
     continue
   fi
-  echo "==> workload $short (limit ${workload_timeout}s)"
+  # A workload may state its own budget in a "# bench-timeout: EXPR" line
+  # (shell arithmetic, may use BENCH_DURATION); BENCH_WORKLOAD_TIMEOUT wins.
+  limit=$workload_timeout
+  expr=$(sed -n 's/^# bench-timeout: *//p' "$w" | head -n1)
+  if [ -z "${BENCH_WORKLOAD_TIMEOUT:-}" ] && [ -n "$expr" ]; then
+    limit=$((expr))
+  fi
+  echo "==> workload $short (limit ${limit}s)"
   export BENCH_TMP=$tmp/$short BENCH_OUT=$results/$short
   mkdir -p "$BENCH_TMP" "$BENCH_OUT"
   rc=0
-  timeout -k 15 "$workload_timeout" bash "$w" &
+  timeout -k 15 "$limit" bash "$w" &
   child=$!
   wait "$child" || rc=$?
   child=

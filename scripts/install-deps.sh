@@ -3,8 +3,8 @@
 #
 #   scripts/install-deps.sh [run|test|bench]...     (default: run)
 #
-#   run    build + runtime: compiler, meson/ninja, the -dev libraries, sqlite3
-#   test   run + Criterion, PostgreSQL 15, promtool, Node.js/npm, curl
+#   run    build + runtime: compiler, meson/ninja, the -dev libraries, sqlite3, Node.js (web UI build)
+#   test   run + Criterion, PostgreSQL 15, promtool, Node.js/npm, curl, chromium (browser tests)
 #   bench  run + wrk, nginx, curl
 #
 # Idempotent: every package is checked with dpkg-query first; when all are
@@ -20,7 +20,7 @@ RUN_PKGS=(make gcc libc6-dev pkg-config meson ninja-build python3
   libh2o-evloop-dev libssl-dev libsqlite3-dev libpq-dev libjansson-dev
   libsodium-dev libjwt-dev zlib1g-dev libbrotli-dev libcurl4-openssl-dev
   sqlite3)
-TEST_PKGS=(libcriterion-dev postgresql-15 postgresql-client-15 prometheus curl)
+TEST_PKGS=(libcriterion-dev postgresql-15 postgresql-client-15 prometheus curl chromium)
 BENCH_PKGS=(wrk nginx-light curl)
 
 usage() {
@@ -34,7 +34,7 @@ wanted=()
 want_node=0
 for g in "${groups[@]}"; do
   case "$g" in
-    run) wanted+=("${RUN_PKGS[@]}") ;;
+    run) wanted+=("${RUN_PKGS[@]}"); want_node=1 ;; # node builds the web UI (tools/build-web.mjs)
     test) wanted+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}"); want_node=1 ;;
     bench) wanted+=("${RUN_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
     -h|--help) usage; exit 0 ;;

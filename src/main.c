@@ -22,6 +22,9 @@
 #include "store/migrate.h"
 #include "domain/seed.h"
 #include "auth/auth.h"
+#include "core/date.h"
+#include "domain/files.h"
+#include "files/files.h"
 
 typedef int (*command_fn)(int argc, char **argv);
 
@@ -30,6 +33,7 @@ static int cmd_migrate(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_seed_demo(int argc, char **argv);
 static int cmd_gen(int argc, char **argv);
+static int cmd_purge(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct {
@@ -41,6 +45,7 @@ static const struct {
     {"migrate", cmd_migrate, "apply pending database migrations and exit"},
     {"seed-demo", cmd_seed_demo, "load the demo school into an empty store and print its logins"},
     {"gen", cmd_gen, "generate a region-scale data set for benchmarks (--schools N --students N --seed S --logins-out F)"},
+    {"purge", cmd_purge, "delete uploaded files older than --files-retention-days (--dry-run lists them)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help, or `dnevnik help COMMAND` for a command's options"},
 };
@@ -158,6 +163,22 @@ static int cmd_serve(int argc, char **argv)
             goto done;
         }
         fflush(stdout); /* the logins before the access log, which writes to the same fd */
+    }
+    {
+        /* interrupted uploads of a previous run: temp files, and blobs no row names */
+        dn_blobstore_t *bs = dn_blobstore_open(&app.config, err, sizeof(err));
+        int removed = 0;
+        if (bs == NULL) {
+            dn_log_error("files", "%s", err);
+            goto done;
+        }
+        /* a local store belongs to this process; a bucket may be shared with nodes uploading right now */
+        rc = dn_files_clean_orphans(db, bs, strcmp(bs->kind, "local") == 0 ? 0 : 3600, &removed);
+        dn_blobstore_close(bs);
+        if (rc != 0)
+            dn_log_warn("files", "orphan clean-up failed: %s", dn_strerror(rc));
+        else if (removed > 0)
+            dn_log_info("files", "removed %d orphaned file(s) of interrupted uploads", removed);
     }
     dn_db_close(db);
     db = NULL;
@@ -294,6 +315,49 @@ static int cmd_gen(int argc, char **argv)
 usage_error:
     free(rest);
     return 2;
+}
+
+/* Retention: files older than --files-retention-days lose their bytes, keep their records. */
+static int cmd_purge(int argc, char **argv)
+{
+    dn_config_t cfg;
+    dn_db_t *db = NULL;
+    dn_blobstore_t *bs = NULL;
+    char err[512] = "";
+    int dry_run = 0, nrest = 0, count = 0, removed = 0, rc;
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    if (rest == NULL)
+        return 1;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--dry-run") == 0)
+            dry_run = 1;
+        else
+            rest[nrest++] = argv[i];
+    }
+    rc = load_config(&cfg, "purge", nrest, rest);
+    free(rest);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (open_and_migrate(cfg.db_url, &db) != 0)
+        return 1;
+    if ((bs = dn_blobstore_open(&cfg, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "dnevnik purge: %s\n", err);
+        dn_db_close(db);
+        return 1;
+    }
+    int64_t cutoff = dn_now_ms() - (int64_t)cfg.files_retention_days * 86400000;
+    rc = dn_files_purge(db, bs, cutoff, dry_run, stdout, &count);
+    /* servers may be uploading meanwhile: only blobs unnamed for an hour are orphans */
+    if (rc == 0 && !dry_run)
+        rc = dn_files_clean_orphans(db, bs, 3600, &removed);
+    if (rc != 0)
+        fprintf(stderr, "dnevnik purge: %s (%s)\n", dn_strerror(rc), dn_db_errmsg(db));
+    else
+        printf("%s %d file(s)%s\n", dry_run ? "would purge" : "purged", count,
+               removed > 0 ? " (and removed orphaned blobs)" : "");
+    dn_blobstore_close(bs);
+    dn_db_close(db);
+    return rc == 0 ? 0 : 1;
 }
 
 static int cmd_version(int argc, char **argv)

@@ -108,7 +108,8 @@ wait_http() {
 # ------------------------------------------------------------ servers
 
 # start_dnevnik NAME [serve args...]: starts `dnevnik serve` on a free port
-# with a fresh SQLite database and no access log; sets DN_PID and DN_PORT.
+# with a fresh SQLite database (or BENCH_DB_URL when set) and no access log;
+# sets DN_PID and DN_PORT.
 # Its stderr goes to $BENCH_TMP/NAME.stderr.
 start_dnevnik() {
   local name=$1
@@ -117,7 +118,7 @@ start_dnevnik() {
   local dir=$BENCH_TMP/$name
   mkdir -p "$dir/data"
   local err=$dir/stderr
-  "$DN_BIN" serve --listen 127.0.0.1:0 --threads 2 --db "sqlite:$dir/dnevnik.db" \
+  "$DN_BIN" serve --listen 127.0.0.1:0 --threads 2 --db "${BENCH_DB_URL:-sqlite:$dir/dnevnik.db}" \
     --data-dir "$dir/data" --access-log "" "$@" >"$dir/stdout" 2>"$err" </dev/null &
   DN_PID=$!
   bench_register_pid "$DN_PID"

@@ -14,6 +14,7 @@
 #include "api/etag.h"
 #include "api/journal_api.h"
 #include "core/error.h"
+#include "domain/files.h"
 #include "domain/works.h"
 
 #define MAX_TEXT 20000
@@ -71,11 +72,21 @@ static void work_submit(dn_req_t *req)
         size_t i;
         json_t *f;
         int ok = json_is_array(files) && json_array_size(files) <= MAX_FILES;
-        json_array_foreach(files, i, f) ok = ok && json_is_string(f) && json_string_length(f) > 0 &&
-                                              json_string_length(f) <= MAX_FILE_REF;
+        json_array_foreach(files, i, f) ok = ok && ((json_is_string(f) && json_string_length(f) > 0 &&
+                                               json_string_length(f) <= MAX_FILE_REF) ||
+                                              (json_is_integer(f) && json_integer_value(f) > 0));
         if (!ok) {
             json_decref(body);
-            dn_api_invalid(req, "files", "files must be an array of at most 20 file references (strings)");
+            dn_api_invalid(req, "files", "files must be an array of at most 20 file references (strings or uploaded file ids)");
+            return;
+        }
+        int64_t bad = 0;
+        if ((rc = dn_files_check_refs(req->db, p->user_id, files, &bad)) != 0) {
+            json_decref(body);
+            if (rc == DN_EVALIDATION)
+                dn_api_invalid(req, "files", "an integer reference must be the id of a file you uploaded (not purged)");
+            else
+                dn_res_error(req, rc, NULL);
             return;
         }
     } else {

@@ -54,6 +54,7 @@ typedef struct opt {
 static int check_listen(const char *v, char *why, size_t whylen);
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const files_backends[] = {"local", "s3", NULL};
 
 #define MiB (1024LL * 1024)
 #define GiB (1024LL * MiB)
@@ -87,8 +88,19 @@ static const opt_t options[] = {
      "access log; - = stdout, empty = off"},
     {"data-dir", T_STR, STR_FIELD(data_dir), "./data", 1, 0, NULL, NULL, NULL, 0, "DIR",
      "directory for uploaded files and keys"},
+    {"web-dir", T_STR, STR_FIELD(web_dir), "", 0, 0, NULL, NULL, NULL, 0, "DIR",
+     "built web UI (tools/build-web.mjs); empty = web/ next to the binary"},
     {"demo", T_BOOL, INT_FIELD(demo), "false", 0, 1, NULL, NULL, NULL, 0, NULL,
      "seed a demo school on first start"},
+    {"files-backend", T_STR, STR_FIELD(files_backend), "local", 1, 0, files_backends, NULL, NULL, 0, "KIND", "where uploaded files live: local or s3"},
+    {"files-dir", T_STR, STR_FIELD(files_dir), "", 0, 0, NULL, NULL, NULL, 0, "DIR", "local file store; empty = <data-dir>/files"},
+    {"file-max-size", T_SIZE, SIZE_FIELD(file_max_size), "20m", 1, GiB, NULL, NULL, NULL, 0, "SIZE", "largest uploaded file (k/m/g suffixes)"},
+    {"upload-quota", T_SIZE, SIZE_FIELD(upload_quota), "100m", 0, 1024 * GiB, NULL, NULL, NULL, 0, "SIZE", "bytes one student may upload per day; 0 = no limit"},
+    {"upload-concurrency", T_INT, INT_FIELD(upload_concurrency), "4", 1, 1024, NULL, NULL, NULL, 0, "N", "uploads held (queued or running) at once; more get 503 + Retry-After"},
+    {"files-retention-days", T_INT, INT_FIELD(files_retention_days), "365", 1, 36500, NULL, NULL, NULL, 0, "DAYS", "dnevnik purge deletes files older than this"},
+    {"s3-endpoint", T_STR, STR_FIELD(s3_endpoint), "", 0, 0, NULL, NULL, NULL, 0, "URL", "S3-compatible endpoint (http(s)://host:port); keys from DNEVNIK_S3_ACCESS_KEY/SECRET_KEY"},
+    {"s3-bucket", T_STR, STR_FIELD(s3_bucket), "", 0, 0, NULL, NULL, NULL, 0, "NAME", "S3 bucket for files"},
+    {"s3-region", T_STR, STR_FIELD(s3_region), "us-east-1", 1, 0, NULL, NULL, NULL, 0, "REGION", "S3 region used in signatures"},
 };
 /* clang-format on */
 #define NOPTIONS (sizeof options / sizeof options[0])

@@ -25,8 +25,18 @@ typedef struct dn_config {
     char log_file[512];        /* --log-file, "-" = stderr (default) */
     char access_log[512];      /* --access-log, "-" = stdout, "" = off (default "-") */
     char data_dir[512];        /* --data-dir, files and keys, default ./data */
+    char web_dir[512];         /* --web-dir, built web UI; "" = "web" next to the binary */
     char config_file[512];     /* --config, optional */
     int demo;                  /* --demo, seed a demo school on first start (0/1) */
+    char files_backend[16];    /* --files-backend local|s3 */
+    char files_dir[512];       /* --files-dir, default <data-dir>/files when empty */
+    size_t file_max_size;      /* --file-max-size bytes per uploaded file, default 20 MiB */
+    size_t upload_quota;       /* --upload-quota bytes per student per day, default 100 MiB */
+    int upload_concurrency;    /* --upload-concurrency, uploads held at once, default 4 */
+    int files_retention_days;  /* --files-retention-days, purge files older than this, default 365 */
+    char s3_endpoint[256];     /* --s3-endpoint http(s)://host:port */
+    char s3_bucket[128];       /* --s3-bucket */
+    char s3_region[64];        /* --s3-region, default us-east-1 */
 } dn_config_t;
 
 /** Fill cfg with the built-in defaults. */

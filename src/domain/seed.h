@@ -23,6 +23,8 @@ typedef struct dn_seed_options {
     FILE *progress;       /* progress bar target, NULL = quiet */
     const char *logins_out; /* gen: write "login,password,role,user_id,school_id,class_id" CSV of ALL users (NULL = none) */
     int mark_every;       /* gen: a student gets a lesson mark about once per this many lessons (0 = default 4) */
+    int fk_checks;        /* gen, PostgreSQL: 1 = keep foreign key triggers on during the load (slower);
+                           * 0 = skip them (session_replication_role = replica) when the role may */
 } dn_seed_options_t;
 
 /** Password of every generated (dn_seed_generate) user. */

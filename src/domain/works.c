@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "domain/files.h"
 #include "domain/journal.h"
 #include "domain/works.h"
 
@@ -130,6 +131,9 @@ int dn_works_submit(dn_db_t *db, int64_t school_id, int64_t checkpoint_id, int64
         }
         *created = 1;
     }
+    /* uploaded files (integer ids) get links, so their readers follow the work's */
+    if (rc == 0 && files != NULL)
+        rc = dn_files_link_work(db, id, files);
 done:
     free(dump);
     json_decref(versions);

@@ -61,6 +61,7 @@ typedef struct dn_req {
     char *idempotency_key;     /* NULL when absent */
     char *cookie;              /* NULL when absent */
     char *accept_encoding;     /* NULL when absent */
+    char *range;               /* Range header (file downloads), NULL when absent */
     char remote_addr[48];      /* textual peer address */
     int nparams;
     struct {

@@ -30,6 +30,8 @@ typedef struct dn_route {
     size_t max_body;   /* bytes; 0 = the server default (--max-body) */
     const char *name;  /* metrics label; defaults to the pattern */
     int id;            /* index into the route table, set by the router */
+    int max_inflight;  /* requests of this route held at once (each holds its body); beyond: 503 + Retry-After
+                          before the body is copied; 0 = no limit */
 } dn_route_t;
 
 typedef struct dn_router dn_router_t;

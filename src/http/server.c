@@ -71,6 +71,7 @@ struct dn_server {
     dn_workq_t **pools;
     atomic_int inflight;
     atomic_int connections;
+    atomic_int *route_inflight; /* per route id, for routes with max_inflight */
 };
 
 typedef struct dn_job {
@@ -83,6 +84,7 @@ typedef struct dn_job {
     dn_pool_id_t next_pool;
     uint64_t start_ns;
     int64_t start_ms;
+    int route_counted; /* counted in server->route_inflight */
     dn_req_t req;
 } dn_job_t;
 
@@ -162,6 +164,8 @@ static void finish_job(dn_job_t *job)
     dn_log_access(&entry);
     dn_metrics_inflight_add(-1);
     atomic_fetch_sub(&server->inflight, 1);
+    if (job->route_counted)
+        atomic_fetch_sub(&server->route_inflight[r->route->id], 1);
     job_free(job);
 }
 
@@ -313,6 +317,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
             hreq->http1_is_persistent = 0; /* do not read what is left */
             goto respond_now;
         }
+        if (r->route->max_inflight > 0) {
+            /* large bodies (uploads): refuse before copying, so at most max_inflight copies are held */
+            if (atomic_fetch_add(&server->route_inflight[r->route->id], 1) >= r->route->max_inflight) {
+                atomic_fetch_sub(&server->route_inflight[r->route->id], 1);
+                dn_res_problem(r, 503, NULL, "too many of these requests in progress; retry shortly");
+                dn_res_header(r, "retry-after", "1");
+                goto respond_now;
+            }
+            job->route_counted = 1;
+        }
         r->body.base = dn_req_strdup(r, hreq->entity.base, hreq->entity.len);
         r->body.len = hreq->entity.len;
     }
@@ -321,6 +335,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     r->if_none_match = copy_header(r, hreq, H2O_TOKEN_IF_NONE_MATCH);
     r->cookie = copy_header(r, hreq, H2O_TOKEN_COOKIE);
     r->accept_encoding = copy_header(r, hreq, H2O_TOKEN_ACCEPT_ENCODING);
+    r->range = copy_header(r, hreq, H2O_TOKEN_RANGE);
     r->idempotency_key = copy_header_by_name(r, hreq, "idempotency-key");
 
     if (r->route->run == DN_RUN_INLINE) {
@@ -520,6 +535,10 @@ static void setup_globalconf(dn_server_t *server)
     }
     /* h2o rejects a larger Content-Length before reading the body. */
     server->globalconf.max_request_entity_size = max_body;
+    /* h2o 2.2.5 buffers whole bodies in the socket's input buffer: from 1 MiB on
+     * (uploads) that buffer is a mapped temp file, page cache the kernel can
+     * write back, instead of anonymous memory. */
+    h2o_socket_buffer_mmap_settings.threshold = 1024 * 1024;
     server->globalconf.http1.req_timeout = (uint64_t)app->config.request_timeout_ms;
     server->globalconf.http1.upgrade_to_http2 = 0; /* HTTP/2 is the edge's job */
     h2o_hostconf_t *hostconf = h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -555,7 +574,8 @@ int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, si
     }
     server.nloops = app->threads;
     server.loops = calloc((size_t)server.nloops, sizeof(loop_thread_t));
-    if (server.loops == NULL)
+    server.route_inflight = calloc((size_t)dn_router_count(app->router) + 1, sizeof(atomic_int));
+    if (server.loops == NULL || server.route_inflight == NULL)
         return DN_ENOMEM;
     setup_globalconf(&server);
 

@@ -123,6 +123,11 @@ const MATRIX = `
 | GET /api/v1/works/{work_id}                                        |  --  |  ok |  --  |  --  |  ok |  --  |  ok |  --  |  ok  |  ok |  --  |  ok | READ_STUDENT of the owner or READ_JOURNAL
 | POST /api/v1/works/{work_id}/comments                              |  --  |  ok |  --  |  --  |  -- |  --  |  ok |  --  |  --  |  ok |  --  |  ok | the owner (SUBMIT_WORK) or WRITE_JOURNAL
 | POST /api/v1/works/{work_id}/mark                                  |  --  |  -- |  --  |  --  |  -- |  --  |  ok |  --  |  --  |  ok |  --  |  ok | WRITE_JOURNAL (a student never marks)
+| POST /api/v1/files                                                 |  --  |  ok |  ok  |  ok  |  ok |  ok  |  ok |  ok  |  ok  |  ok |  ok  |  ok | any signed-in user uploads into their own files (students: a daily quota)
+| GET /api/v1/files/{file_id}                                        |  --  |  ok |  --  |  --  |  ok |  --  |  ok |  --  |  ok  |  ok |  --  |  ok | a file of S's work: the uploader, READ_STUDENT of S or READ_JOURNAL of the work
+| GET /api/v1/files/{file_id}/meta                                   |  --  |  ok |  ok  |  --  |  ok |  ok  |  ok |  --  |  ok  |  ok |  --  |  ok | a file attached to a 5А lesson: the uploader or READ_CLASS of 5А
+| POST /api/v1/lessons/{lesson_id}/attachments                       |  --  |  -- |  --  |  --  |  -- |  --  |  ok |  --  |  --  |  ok |  --  |  ok | WRITE_JOURNAL of the lesson's class+subject (and the caller's own file)
+| GET /api/v1/lessons/{lesson_id}/attachments                        |  --  |  ok |  ok  |  --  |  ok |  ok  |  ok |  --  |  ok  |  ok |  --  |  ok | READ_JOURNAL or READ_CLASS of the lesson's class
 | POST /api/v1/auth/password                                         |  --  |  ok |  ok  |  ok  |  ok |  ok  |  ok |  ok  |  ok  |  ok |  ok  |  ok | any signed-in user, own password (last: it rotates the session)
 `;
 
@@ -333,7 +338,16 @@ async function buildFixture(srv) {
   const spareTeacher = byLogin.get(`spt${tag}`).id;
   assert.equal(invites.length, N);
 
+  // Files: S's file handed in with a work (on its own checkpoint), tch's file attached to the 5А Математика lesson.
+  const workFile = await uploadAs(url, S.token, 'Решение.pdf');
+  const fileCp = await freshCheckpoint();
+  const fileWork = must(await S.api.post(`/api/v1/checkpoints/${fileCp.id}/works`, { text: 'с файлом', files: [workFile.id] }), 201, 'work with a file');
+  assert.deepEqual(fileWork.versions.at(-1).files, [workFile.id]);
+  const lessonFile = await uploadAs(url, tch.token, 'Материалы.pdf');
+  must(await tch.api.post(`/api/v1/lessons/${lesson.id}/attachments`, { file_id: lessonFile.id }), 201, 'attach');
+
   return {
+    workFile, lessonFile,
     url, A, B, year, actors, c5a, c5b, math, rus, S, S2, lesson, lesson2, mark, cp, work, day, q1,
     term1, nextTerm1, invites, spareStudents, spareTeacher, spareParent: A.parents[1],
     freshLesson, freshMark, freshCheckpoint, cpBody,
@@ -347,6 +361,16 @@ async function buildFixture(srv) {
 // when it was allowed (a denied mark write changed nothing).
 
 const admin = (ctx) => ctx.A.admin.api;
+
+/** A tiny PDF unique per call (its own sha256), as the raw body of POST /api/v1/files. */
+const tinyPdf = () => `%PDF-1.4\n% dnevnik access matrix ${uniq()}\n%%EOF\n`;
+const uploadPath = (name) => `/api/v1/files?name=${encodeURIComponent(name)}`;
+
+/** Upload a fresh tiny PDF as the holder of token; returns the file record. */
+async function uploadAs(url, token, name) {
+  const r = await client(url, token).raw('POST', uploadPath(name), tinyPdf(), { 'content-type': 'application/pdf' });
+  return must(r, 201, `upload ${name}`);
+}
 
 async function signInRaw(url, who) {
   const res = await request(`${url}/api/v1/auth/login`, { method: 'POST', body: { login: who.login, password: who.password } });
@@ -719,6 +743,40 @@ const SPEC = {
     status: 201,
     req: (ctx) => ({ path: `/api/v1/works/${ctx.work.id}/comments`, body: { text: 'Проверьте пункт 2' } }),
   },
+  'POST /api/v1/files': {
+    status: 201,
+    req: () => ({ path: uploadPath(`cell-${uniq()}.pdf`), body: tinyPdf(), headers: { 'content-type': 'application/pdf' } }),
+  },
+  'GET /api/v1/files/{file_id}': {
+    status: 200,
+    req: (ctx) => ({ path: `/api/v1/files/${ctx.workFile.id}` }),
+    check: async (ctx, r, allowed) => {
+      // an allowed download really is the file (not an empty 200)
+      if (!allowed) return;
+      const d = await ctx.actors.stu.api.get(`/api/v1/files/${ctx.workFile.id}`);
+      assert.match(d.text, /^%PDF-1\.4/);
+    },
+  },
+  'GET /api/v1/files/{file_id}/meta': {
+    status: 200,
+    req: (ctx) => ({ path: `/api/v1/files/${ctx.lessonFile.id}/meta` }),
+  },
+  'POST /api/v1/lessons/{lesson_id}/attachments': {
+    status: 201,
+    // Each cell attaches a fresh file of the caller's own (anon: the admin's), so only access decides.
+    req: async (ctx, a) => {
+      const f = await uploadAs(ctx.url, ctx.actors[a].token ?? ctx.A.admin.token, `att-${a}.pdf`);
+      return { path: `/api/v1/lessons/${ctx.lesson.id}/attachments`, body: { file_id: f.id }, fileId: f.id };
+    },
+    check: async (ctx, r, allowed) => {
+      const list = must(await admin(ctx).get(`/api/v1/lessons/${ctx.lesson.id}/attachments`), 200, 'attachments');
+      assert.equal(list.items.some((x) => x.id === r.fileId), allowed, 'the file is attached after the POST');
+    },
+  },
+  'GET /api/v1/lessons/{lesson_id}/attachments': {
+    status: 200,
+    req: (ctx) => ({ path: `/api/v1/lessons/${ctx.lesson.id}/attachments` }),
+  },
   'POST /api/v1/works/{work_id}/mark': {
     status: 200,
     req: (ctx) => ({ path: `/api/v1/works/${ctx.work.id}/mark`, body: { value: 5 } }),
@@ -760,7 +818,8 @@ describe(`access matrix [${DB}]`, () => {
       'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/v1/ping', 'POST /api/v1/auth/login',
       'POST /api/v1/auth/refresh', 'POST /api/v1/auth/logout', 'POST /api/v1/invites/accept',
     ]);
-    const OWN_ACCOUNT = new Set(['GET /api/v1/me', 'GET /api/v1/me/lessons', 'POST /api/v1/auth/password']);
+    // POST /api/v1/files only stores bytes as the caller's own: nobody else may read them until attached.
+    const OWN_ACCOUNT = new Set(['GET /api/v1/me', 'GET /api/v1/me/lessons', 'POST /api/v1/auth/password', 'POST /api/v1/files']);
     const problems = [];
     for (const r of ROWS) {
       const e = r.expect;
@@ -774,12 +833,27 @@ describe(`access matrix [${DB}]`, () => {
       if (r.method !== 'GET' && /^\/api\/v1\/(lessons|marks|checkpoints\/\{checkpoint_id\}(\/marks)?$|classes\/\{class_id\}\/subjects|works\/\{work_id\}\/mark$)/.test(r.path)) {
         for (const a of ['xtch', 'ctch']) if (e[a] === 'ok') problems.push(`${r.key}: ${a} writes outside own class+subject`);
       }
-      if (r.path.startsWith('/api/v1/students/{student_id}') || r.key === 'GET /api/v1/works/{work_id}') {
+      // (GET /api/v1/files/{file_id} is a file of S's work: the same rule as the work)
+      if (r.path.startsWith('/api/v1/students/{student_id}') || r.key === 'GET /api/v1/works/{work_id}' || r.key === 'GET /api/v1/files/{file_id}') {
         if (e.xpar === 'ok') problems.push(`${r.key}: a parent reads another child`);
         if (e.mate === 'ok') problems.push(`${r.key}: a classmate reads another student`);
       }
     }
     assert.deepEqual(problems, []);
+  });
+
+  // The matrix rows use attached files; an unattached one is its uploader's alone (even the system admin's 403).
+  test('files: an unattached file is readable only by its uploader (download and meta)', T, async () => {
+    const f = await uploadAs(ctx.url, ctx.actors.stu.token, 'черновик.pdf');
+    const bad = [];
+    for (const a of ACTORS) {
+      for (const p of [`/api/v1/files/${f.id}`, `/api/v1/files/${f.id}/meta`]) {
+        const r = await client(ctx.url, ctx.actors[a].token).get(p);
+        const want = a === 'stu' ? 200 : a === 'anon' ? 401 : 403;
+        if (r.status !== want) bad.push(`  ${a} GET ${p}: expected ${want}, got ${r.status}`);
+      }
+    }
+    assert.deepEqual(bad, []);
   });
 
   for (const row of ROWS) {

@@ -37,9 +37,47 @@ static void assert_zero(const char *sql)
     assert_range(sql, 0, 0);
 }
 
+/* Every reference of the seeded tables points at a row. On PostgreSQL the
+ * generator loads with the foreign key triggers off when the role may, so
+ * this anti-join check is what holds it to the schema's references. */
+static void check_references(void)
+{
+    static const char *const fk[][3] = {
+        {"schools", "region_id", "regions"},          {"terms", "school_id", "schools"},
+        {"holidays", "school_id", "schools"},         {"user_roles", "user_id", "users"},
+        {"classes", "school_id", "schools"},          {"classes", "class_teacher_id", "users"},
+        {"class_students", "class_id", "classes"},    {"class_students", "student_id", "users"},
+        {"parent_links", "parent_id", "users"},       {"parent_links", "student_id", "users"},
+        {"subjects", "school_id", "schools"},         {"assignments", "school_id", "schools"},
+        {"assignments", "teacher_id", "users"},       {"assignments", "class_id", "classes"},
+        {"assignments", "subject_id", "subjects"},    {"timetable_slots", "school_id", "schools"},
+        {"timetable_slots", "class_id", "classes"},   {"timetable_slots", "subject_id", "subjects"},
+        {"timetable_slots", "teacher_id", "users"},   {"lessons", "school_id", "schools"},
+        {"lessons", "class_id", "classes"},           {"lessons", "subject_id", "subjects"},
+        {"lessons", "teacher_id", "users"},           {"checkpoints", "school_id", "schools"},
+        {"checkpoints", "class_id", "classes"},       {"checkpoints", "subject_id", "subjects"},
+        {"checkpoints", "teacher_id", "users"},       {"checkpoints", "lesson_id", "lessons"},
+        {"marks", "school_id", "schools"},            {"marks", "student_id", "users"},
+        {"marks", "class_id", "classes"},             {"marks", "subject_id", "subjects"},
+        {"marks", "term_id", "terms"},                {"marks", "lesson_id", "lessons"},
+        {"marks", "checkpoint_id", "checkpoints"},    {"marks", "created_by", "users"},
+        {"attendance", "lesson_id", "lessons"},       {"attendance", "student_id", "users"},
+        {"attendance", "updated_by", "users"},        {"works", "school_id", "schools"},
+        {"works", "checkpoint_id", "checkpoints"},    {"works", "student_id", "users"},
+        {"works", "mark_id", "marks"},
+    };
+    char sql[256];
+    for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s x WHERE x.%s IS NOT NULL AND NOT EXISTS "
+                 "(SELECT 1 FROM %s r WHERE r.id = x.%s)", fk[i][0], fk[i][1], fk[i][2], fk[i][1]);
+        assert_zero(sql);
+    }
+}
+
 /* The invariants every seeded data set must keep. */
 static void check_consistency(void)
 {
+    check_references();
     /* no teacher teaches two lessons at once, neither in the template nor in dated lessons */
     assert_zero("SELECT COUNT(*) FROM (SELECT teacher_id, date, lesson_no FROM lessons "
                 "GROUP BY teacher_id, date, lesson_no HAVING COUNT(*) > 1) x");
@@ -68,6 +106,24 @@ static void check_consistency(void)
     /* every student has a parent */
     assert_zero("SELECT COUNT(*) FROM user_roles r WHERE r.role = 'student' AND NOT EXISTS "
                 "(SELECT 1 FROM parent_links p WHERE p.student_id = r.user_id)");
+    /* ids handed back by the multi-row inserts went to the right rows: a
+     * checkpoint's lesson is of its class, subject and (tests) date; a
+     * checkpoint mark hangs on that lesson; a graded work's mark is the
+     * mark of that student for that checkpoint */
+    assert_zero("SELECT COUNT(*) FROM checkpoints c JOIN lessons l ON l.id = c.lesson_id WHERE "
+                "l.class_id <> c.class_id OR l.subject_id <> c.subject_id OR l.teacher_id <> c.teacher_id OR "
+                "(c.kind <> 'homework' AND l.date <> c.due_date)");
+    assert_zero("SELECT COUNT(*) FROM checkpoints WHERE lesson_id IS NULL");
+    assert_zero("SELECT COUNT(*) FROM marks m JOIN checkpoints c ON c.id = m.checkpoint_id WHERE "
+                "c.class_id <> m.class_id OR c.subject_id <> m.subject_id OR c.kind <> m.kind OR "
+                "(m.lesson_id IS NOT NULL AND m.lesson_id <> c.lesson_id)");
+    assert_zero("SELECT COUNT(*) FROM marks m JOIN lessons l ON l.id = m.lesson_id WHERE l.date <> m.date OR "
+                "l.subject_id <> m.subject_id");
+    assert_zero("SELECT COUNT(*) FROM works w WHERE (w.status = 'graded') <> (w.mark_id IS NOT NULL)");
+    assert_zero("SELECT COUNT(*) FROM works w JOIN marks m ON m.id = w.mark_id WHERE "
+                "m.student_id <> w.student_id OR m.checkpoint_id <> w.checkpoint_id");
+    assert_zero("SELECT COUNT(*) FROM attendance a JOIN lessons l ON l.id = a.lesson_id WHERE "
+                "a.updated_by <> l.teacher_id");
 }
 
 static int64_t text_query(const char *sql, const char *arg, char *out, size_t outlen)
@@ -193,10 +249,25 @@ STORE_TEST(seed, generate_small)
     int lines = 0, bad = 0;
     cr_assert_not_null(fgets(line, sizeof line, f));
     cr_assert_str_eq(line, "login,password,role,user_id,school_id,class_id\n");
+    static dn_query_t q_login = {"SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id "
+                                 "WHERE u.login = ? AND u.id = ? AND r.role = ?"};
     while (fgets(line, sizeof line, f)) {
         lines++;
         if (!strstr(line, "," DN_SEED_GEN_PASSWORD ","))
             bad++;
+        /* the id and role written next to a login are that user's */
+        char login[64], role[16];
+        long long uid;
+        cr_assert_eq(sscanf(line, "%63[^,],%*[^,],%15[^,],%lld,", login, role, &uid), 3, "%s", line);
+        dn_stmt_t *st = dn_db_prepare(fx_db, &q_login);
+        cr_assert_not_null(st);
+        dn_stmt_bind_text(st, 1, login, -1);
+        dn_stmt_bind_int64(st, 2, uid);
+        dn_stmt_bind_text(st, 3, role, -1);
+        cr_assert_eq(dn_stmt_step(st), DN_DB_ROW);
+        cr_assert_eq(dn_stmt_int64(st, 0), 1, "%s", line);
+        while (dn_stmt_step(st) == DN_DB_ROW) {
+        }
     }
     fclose(f);
     unlink(csv);
@@ -204,7 +275,9 @@ STORE_TEST(seed, generate_small)
     cr_assert_eq(lines, count_of("SELECT COUNT(*) FROM users"));
 
     /* same seed, same data: a second region run adds schools without login clashes */
-    rc = dn_seed_generate(fx_db, &(dn_seed_options_t){.schools = 1, .students = 30, .year_start = 2024, .seed = 7});
+    /* (and with the foreign key triggers kept on: the checked path loads too) */
+    rc = dn_seed_generate(fx_db, &(dn_seed_options_t){.schools = 1, .students = 30, .year_start = 2024, .seed = 7,
+                                                      .fk_checks = 1});
     cr_assert_eq(rc, 0, "second gen: %d", rc);
     assert_range("SELECT COUNT(*) FROM schools", 3, 3);
     check_consistency();
