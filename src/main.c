@@ -203,6 +203,7 @@ static int cmd_serve(int argc, char **argv)
             goto done;
     }
 
+    dn_db_set_observer(dn_metrics_store_query); /* every statement's latency into /metrics */
     pools[DN_POOL_STORE] = dn_workq_new("store", app.workers, store_thread_init, store_thread_fini,
                                         app.config.db_url, err, sizeof(err));
     if (pools[DN_POOL_STORE] == NULL) {

@@ -63,6 +63,17 @@ describe(`foundation [${DB}]`, () => {
       assert.ok(after >= before + 5, `counter did not grow by ≥5: ${before} → ${after}`);
     });
 
+    test('GET /metrics times store queries and shows the worker pools', T, async () => {
+      const count = async () =>
+        metricSum((await request(`${srv.url}/metrics`)).text, 'dnevnik_store_query_duration_seconds_count') ?? 0;
+      const before = await count();
+      for (let i = 0; i < 3; i++) assert.equal((await request(`${srv.url}/readyz`)).status, 200);
+      const after = await count();
+      assert.ok(after >= before + 3, `store queries not counted: ${before} → ${after} after 3 /readyz`);
+      const text = (await request(`${srv.url}/metrics`)).text;
+      assert.match(text, /^dnevnik_workers\{pool="store",state="total"\} [1-9]/m);
+    });
+
     test('unknown path → 404 problem+json', T, async () => {
       assertProblem(await request(`${srv.url}/definitely/not/here`), 404);
       assertProblem(await request(`${srv.url}/api/v1/no-such-resource`), 404);
