@@ -72,6 +72,9 @@ struct dn_server {
     atomic_int inflight;
     atomic_int connections;
     atomic_int *route_inflight; /* per route id, for routes with max_inflight */
+    pthread_mutex_t ready_lock;  /* loops report here once set up */
+    pthread_cond_t ready_cond;
+    int nready;
 };
 
 typedef struct dn_job {
@@ -472,9 +475,39 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     }
 }
 
+/*
+ * Everything of a loop is created on its own thread: h2o keeps per-thread
+ * caches (socket buffer prototypes, memory recycle lists) and a socket
+ * remembers the cache of the thread that created it. Sockets made on the main
+ * thread would make every loop allocate from the main thread's cache at once
+ * (that corrupted it under load).
+ */
+static void setup_loop(loop_thread_t *t)
+{
+    dn_server_t *server = t->server;
+    t->loop = h2o_evloop_create();
+    h2o_context_init(&t->ctx, t->loop, &server->globalconf);
+    t->accept_ctx.ctx = &t->ctx;
+    t->accept_ctx.hosts = server->globalconf.hosts;
+    t->queue = h2o_multithread_create_queue(t->loop);
+    h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_jobs_done);
+    h2o_multithread_register_receiver(t->queue, &t->control_receiver, on_control);
+    t->listener = h2o_evloop_socket_create(t->loop, t->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    t->listener->data = t;
+    h2o_socket_read_start(t->listener, on_accept);
+    t->stop_msg.cmd = CONTROL_STOP_ACCEPTING;
+    t->exit_msg.cmd = CONTROL_EXIT;
+}
+
 static void *loop_main(void *p)
 {
     loop_thread_t *thread = p;
+    dn_server_t *server = thread->server;
+    setup_loop(thread);
+    pthread_mutex_lock(&server->ready_lock);
+    server->nready++;
+    pthread_cond_signal(&server->ready_cond);
+    pthread_mutex_unlock(&server->ready_lock);
     while (!thread->exit_flag)
         h2o_evloop_run(thread->loop, 1000); /* returns -1 on EINTR too: our flag decides */
     close_listener(thread);
@@ -564,6 +597,8 @@ int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, si
 {
     static dn_server_t server; /* lives until exit: see the end of this function */
     server = (dn_server_t){.app = app, .pools = pools};
+    pthread_mutex_init(&server.ready_lock, NULL);
+    pthread_cond_init(&server.ready_cond, NULL);
     char host[64];
     int port, bound_port = 0, ret = 0, started = 0;
     sigset_t set, oldset;
@@ -598,18 +633,6 @@ int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, si
         loop_thread_t *t = &server.loops[i];
         t->index = i;
         t->server = &server;
-        t->loop = h2o_evloop_create();
-        h2o_context_init(&t->ctx, t->loop, &server.globalconf);
-        t->accept_ctx.ctx = &t->ctx;
-        t->accept_ctx.hosts = server.globalconf.hosts;
-        t->queue = h2o_multithread_create_queue(t->loop);
-        h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_jobs_done);
-        h2o_multithread_register_receiver(t->queue, &t->control_receiver, on_control);
-        t->listener = h2o_evloop_socket_create(t->loop, t->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-        t->listener->data = t;
-        h2o_socket_read_start(t->listener, on_accept);
-        t->stop_msg.cmd = CONTROL_STOP_ACCEPTING;
-        t->exit_msg.cmd = CONTROL_EXIT;
         if (pthread_create(&t->tid, NULL, loop_main, t) != 0) {
             snprintf(err, errlen, "cannot start loop thread %d", i);
             ret = DN_EINTERNAL;
@@ -617,6 +640,12 @@ int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, si
         }
         started++;
     }
+
+    /* Control messages need every started loop's receivers: wait for them. */
+    pthread_mutex_lock(&server.ready_lock);
+    while (server.nready < started)
+        pthread_cond_wait(&server.ready_cond, &server.ready_lock);
+    pthread_mutex_unlock(&server.ready_lock);
 
     if (ret == 0) {
         dn_log_info("http", "listening on http://%s:%d (%d loops, %d store workers)", host, bound_port,
