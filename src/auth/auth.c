@@ -366,6 +366,7 @@ const dn_principal_t *dn_auth_require(dn_req_t *req)
         }
     }
     req->auth = p;
+    req->user_id = p->user_id;
     return p;
 }
 

@@ -72,6 +72,7 @@ typedef struct dn_req {
     dn_db_t *db;               /* the worker's store connection (NULL inline) */
     struct dn_app *app;        /* process-wide state: config, caches, keys */
     void *auth;                /* set by the auth layer for handlers */
+    int64_t user_id;           /* the authenticated caller, 0 when anonymous (access log) */
 
     /* response, filled by dn_res_* */
     int status;

@@ -162,7 +162,7 @@ static void finish_job(dn_job_t *job)
         .path = r->path,
         .route = r->route ? r->route->name : "unmatched",
         .remote = r->remote_addr,
-        .user_id = 0,
+        .user_id = r->user_id,
     };
     dn_log_access(&entry);
     dn_metrics_inflight_add(-1);

@@ -59,6 +59,25 @@ describe(`auth [${DB}]`, () => {
     }
   });
 
+  test('the access log names the signed-in user (and never the token)', T, async () => {
+    const b = await login(srv);
+    const me = await request(`${srv.url}/api/v1/me`, { headers: { authorization: `Bearer ${b.access_token}` } });
+    assert.equal(me.status, 200);
+    let line;
+    for (let i = 0; i < 50 && !line; i++) {
+      line = srv
+        .stdoutText()
+        .split('\n')
+        .filter((l) => l.includes('"path":"/api/v1/me"'))
+        .pop();
+      if (!line) await new Promise((r) => setTimeout(r, 100)); // written by the log thread
+    }
+    assert.ok(line, 'no access-log line for /api/v1/me');
+    const entry = JSON.parse(line);
+    assert.equal(entry.user_id, b.user.id);
+    assert.ok(!srv.stdoutText().includes(b.access_token), 'a token reached the access log');
+  });
+
   test('login → tokens and profile', T, async () => {
     const b = await login(srv);
     assert.equal(b.token_type, 'Bearer');
