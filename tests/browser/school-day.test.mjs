@@ -4,11 +4,14 @@
 // (also while the connection is down), a student sees the mark and the
 // homework and hands in an answer, a parent sees both children and the mark,
 // an admin imports a CSV with one bad line and sees that line's error; the
-// student's week also at 360 px. A failing step leaves a screenshot in
+// student's week also at 360 px. The admin also sets up a class (errors
+// shown at their fields), a subject, a teacher account and assignments, and
+// edits the class's timetable (a conflict is shown at its slot); the
+// student's answer carries a file that downloads from the work page. A failing step leaves a screenshot in
 // DN_SHOTS_DIR (default build/browser-failures).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startSchoolServer, createSchool, createTimetable, weekLessons } from '../api/lib/fixture.mjs';
@@ -175,8 +178,18 @@ test('the school day', async (t) => {
     await page.goto(`${s.url}/app/homework?date=${iso(monday)}`);
     await page.getByRole('heading', { name: /Задачи на дроби/ }).waitFor();
     await page.getByLabel('Ответ').fill('1/2 + 1/3 = 5/6');
+    await page.getByLabel('Файл (можно не прикладывать)').setInputFiles({ name: 'решение.txt', mimeType: 'text/plain', buffer: Buffer.from('Решение: 1/2 + 1/3 = 5/6\n') });
     await page.getByRole('button', { name: 'Сдать ответ' }).click();
     await page.getByText('Ответ отправлен.').waitFor();
+    // the work lists the file; it downloads through the API with the token
+    await page.getByRole('link', { name: 'Комментарии' }).click();
+    const fileBtn = page.getByRole('button', { name: 'решение.txt' });
+    await fileBtn.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), fileBtn.click()]);
+    assert.equal(download.suggestedFilename(), 'решение.txt');
+    assert.equal(readFileSync(await download.path(), 'utf8'), 'Решение: 1/2 + 1/3 = 5/6\n');
+    const work = (await student.api.get(`/api/v1/works/${new URL(page.url()).searchParams.get('id')}`)).json();
+    assert.equal(work.versions.at(-1).files.length, 1);
     await page.goto(`${s.url}/app/marks`);
     await page.getByText('Средний балл: 4,00').waitFor();
   }));
@@ -210,6 +223,105 @@ test('the school day', async (t) => {
     assert.doesNotMatch(text, /Строка [24]/);
     assert.doesNotMatch(text, /422|\{"/);
     assert.ok(await page.getByRole('button', { name: 'Импортировать' }).isDisabled());
+  }));
+
+  await t.test('admin: a class, a subject, a teacher, assignments; field errors at the fields', (t) => step(t, 'admin-setup', { width: 1280, height: 900 }, async (page) => {
+    await signIn(page, s.admin);
+    await page.goto(`${s.url}/app/school`);
+    const form = (title) => page.locator('form', { has: page.getByRole('heading', { name: title, exact: true }) });
+
+    const cls = form('Новый класс');
+    await cls.getByLabel('Параллель (1–11)').fill('7');
+    await cls.getByLabel('Буква', { exact: true }).fill('ЯЯЯ');
+    await cls.getByRole('button', { name: 'Добавить' }).click();
+    await cls.locator('.field[data-key="letter"] .field-error', { hasText: 'Буква класса — одна или две буквы' }).waitFor();
+    assert.equal(await cls.getByLabel('Буква', { exact: true }).getAttribute('aria-invalid'), 'true');
+    assert.doesNotMatch(await cls.innerText(), /letter|must|422/);
+    await cls.getByLabel('Буква', { exact: true }).fill('В');
+    await cls.getByRole('button', { name: 'Добавить' }).click();
+    await page.getByText('Создано. 7В').waitFor();
+
+    const subj = form('Новый предмет');
+    await subj.getByLabel('Название предмета').fill('Физика');
+    await subj.getByRole('button', { name: 'Добавить' }).click();
+    await page.getByText('Создано. Физика').waitFor();
+
+    const person = form('Новая учётная запись');
+    await person.getByLabel('Фамилия').fill('Соколова');
+    await person.getByLabel('Имя', { exact: true }).fill('Анна');
+    await person.getByLabel('Отчество').fill('Петровна');
+    await person.getByLabel('Логин (можно не указывать)').fill('ab');
+    await person.getByRole('button', { name: 'Добавить' }).click();
+    await person.locator('.field[data-key="login"] .field-error', { hasText: 'Логин: 3–64 символа' }).waitFor();
+    await person.getByLabel('Логин (можно не указывать)').fill('sokolova-ui');
+    assert.ok(await person.getByRole('checkbox', { name: 'учитель' }).isChecked());
+    await person.getByRole('button', { name: 'Добавить' }).click();
+    const created = await page.getByText(/Временный пароль: \S+/).innerText();
+    const password = /Временный пароль: (\S+?) —/.exec(created)[1];
+    assert.match(created, /Логин: sokolova-ui\./);
+    const login = await fetch(`${s.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'sokolova-ui', password }) });
+    assert.equal(login.status, 200, 'the shown password signs the new teacher in');
+
+    const classes = (await s.admin.api.get(`/api/v1/schools/${s.schoolId}/classes`)).json().items;
+    const c7 = classes.find((c) => c.name === '7В');
+    assert.ok(c7, 'class 7В exists');
+    s.class7 = c7;
+    const users = (await s.admin.api.get(`/api/v1/schools/${s.schoolId}/users?role=teacher&limit=500`)).json().items;
+    const sokolova = users.find((u) => u.login === 'sokolova-ui');
+    for (const [teacherId, subject] of [[sokolova.id, 'Физика'], [s.teachers[0].id, 'Математика']]) {
+      const as = form('Новое назначение');
+      await as.getByLabel('Учитель', { exact: true }).selectOption(String(teacherId));
+      await as.getByLabel('Класс', { exact: true }).selectOption({ label: '7В' });
+      await as.getByLabel('Предмет', { exact: true }).selectOption({ label: subject });
+      await as.getByRole('button', { name: 'Добавить' }).click();
+      await page.getByText(new RegExp(`Создано\\. 7В · ${subject}`)).waitFor();
+    }
+    // the same assignment again: a conflict said in words
+    const as = form('Новое назначение');
+    await as.getByLabel('Учитель', { exact: true }).selectOption(String(sokolova.id));
+    await as.getByLabel('Класс', { exact: true }).selectOption({ label: '7В' });
+    await as.getByLabel('Предмет', { exact: true }).selectOption({ label: 'Физика' });
+    await as.getByRole('button', { name: 'Добавить' }).click();
+    const err = await as.getByRole('alert').innerText();
+    assert.doesNotMatch(err, /\{"|409|exists/);
+    const mine = (await s.admin.api.get(`/api/v1/schools/${s.schoolId}/assignments?class_id=${c7.id}`)).json().items;
+    assert.deepEqual(mine.map((a) => a.subject_name).sort(), ['Математика', 'Физика']);
+  }));
+
+  await t.test('admin: the timetable editor shows a conflict at its slot, then saves', (t) => step(t, 'admin-timetable', { width: 1280, height: 900 }, async (page) => {
+    await signIn(page, s.admin);
+    await page.goto(`${s.url}/app/school`);
+    await page.locator('li', { hasText: '7В' }).getByRole('link', { name: 'Расписание' }).click();
+    await page.getByRole('heading', { name: 'Расписание 7В' }).waitFor();
+    const slot = (wd, n) => page.getByLabel(`${wd}, ${n}-й урок`, { exact: true });
+    const pick = async (sel, subject) => sel.selectOption(await sel.locator('option', { hasText: subject }).getAttribute('value'));
+    // teachers[0] already teaches 5А on Monday, lesson 1, this week
+    await pick(slot('Понедельник', 1), 'Математика');
+    await page.getByLabel('Понедельник, 1-й урок, кабинет').fill('201');
+    await pick(slot('Понедельник', 2), 'Физика');
+    await page.getByLabel('Понедельник, 2-й урок, кабинет').fill('305');
+    await page.getByRole('button', { name: 'Сохранить' }).click();
+    await page.getByText('Расписание не сохранено').waitFor();
+    const bad = page.locator('td.conflict');
+    assert.equal(await bad.count(), 1);
+    assert.match(await bad.innerText(), /Учитель в это время ведёт урок в 5А\./);
+    assert.equal(await slot('Понедельник', 1).getAttribute('aria-invalid'), 'true');
+    assert.equal((await s.admin.api.get(`/api/v1/classes/${s.class7.id}/timetable?date=${iso(monday)}`)).json().slots.length, 0, 'nothing saved');
+    // clear Monday 1, put the lesson on Tuesday 1 (no other class has one there)
+    await pick(slot('Вторник', 1), 'Математика');
+    await slot('Понедельник', 1).selectOption('');
+    await page.getByRole('button', { name: 'Сохранить' }).click();
+    await page.getByText(/Расписание сохранено/).waitFor();
+    assert.equal(await page.locator('td.conflict').count(), 0);
+    const tt = (await s.admin.api.get(`/api/v1/classes/${s.class7.id}/timetable?date=${iso(monday)}`)).json();
+    assert.deepEqual(tt.slots.map((x) => [x.weekday, x.lesson_no, x.subject_name, x.room]).sort(), [[1, 2, 'Физика', '305'], [2, 1, 'Математика', '']]);
+    // reopened, the grid shows the saved week; at 360 px the page itself does not scroll sideways
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Расписание 7В' }).waitFor();
+    assert.equal(await page.getByLabel('Понедельник, 2-й урок, кабинет').inputValue(), '305');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `no sideways page scrolling at 360 px (overflow ${overflow}px)`);
   }));
 
   await t.test('phone, 360 px: the week fits and shows the mark', (t) => step(t, 'phone', { width: 360, height: 740 }, async (page) => {

@@ -146,6 +146,73 @@ export const T = {
   subjects: 'Предметы',
   teachers: 'Учителя',
   assignments: 'Назначения',
+  // school setup
+  newClass: 'Новый класс',
+  grade: 'Параллель (1–11)',
+  letter: 'Буква',
+  classTeacher: 'Классный руководитель',
+  nobody: '— нет —',
+  newSubject: 'Новый предмет',
+  subjectName: 'Название предмета',
+  newPerson: 'Новая учётная запись',
+  lastName: 'Фамилия',
+  firstName: 'Имя',
+  middleName: 'Отчество',
+  loginOptional: 'Логин (можно не указывать)',
+  rolesLabel: 'Роли',
+  add: 'Добавить',
+  createdUser: (login, pass) => `Учётная запись создана. Логин: ${login}. Временный пароль: ${pass} — передайте его человеку; больше он показан не будет.`,
+  newAssignment: 'Новое назначение',
+  teacher: 'Учитель',
+  classLabel: 'Класс',
+  subject: 'Предмет',
+  subgroup: 'Подгруппа (можно не указывать)',
+  choose: '— выберите —',
+  classExists: 'Такой класс уже есть.',
+  subjectExists: 'Такой предмет уже есть.',
+  assignmentExists: 'Такое назначение уже есть.',
+  loginTaken: 'Этот логин уже занят.',
+  fixFields: 'Исправьте отмеченные поля.',
+  timetable: 'Расписание',
+  timetableTitle: (c) => `Расписание ${c}`,
+  validFrom: 'Действует с',
+  validTo: 'по',
+  slot: (wd, n) => `${wd}, ${n}-й урок`,
+  slotRoom: (wd, n) => `${wd}, ${n}-й урок, кабинет`,
+  lessonShort: (n) => `${n}`,
+  noneLesson: '—',
+  timetableSaved: (n) => `Расписание сохранено. Уроков создано: ${n}.`,
+  timetableHelp: 'Выберите предмет и учителя для каждого урока (из назначений класса) и кабинет. Пустая ячейка — урока нет.',
+  timetableConflict: 'Расписание не сохранено: есть пересечения, они отмечены в таблице.',
+  noClassAssignments: 'У класса нет назначений: сначала назначьте учителей на странице «Школа».',
+  // files
+  attachFile: 'Файл (можно не прикладывать)',
+  uploading: 'Загружаем файл…',
+  files: 'Файлы',
+  fileOf: (n) => `файл ${n}`,
+  fileTooBig: 'Файл слишком большой.',
+  fileType: 'Такой тип файла не принимается: можно PDF, картинки, документы Office/LibreOffice, ZIP или текст.',
+  // field errors from the server (English) in plain Russian, first match wins
+  fieldErrors: [
+    [/is required|required \(/, 'Заполните это поле.'],
+    [/letter must be/, 'Буква класса — одна или две буквы, например «Б».'],
+    [/grade must be|grades 1\.\.11/, 'Параллель — число от 1 до 11.'],
+    [/login is already taken|login was taken/, 'Этот логин уже занят.'],
+    [/login must be/, 'Логин: 3–64 символа — латинские буквы, цифры, точка, _, - или @.'],
+    [/at most (\d+)/, (m) => `Слишком длинно: не больше ${m[1]} символов.`],
+    [/roles/, 'Выберите хотя бы одну роль.'],
+    [/no such class/, 'Такого класса нет в школе.'],
+    [/no such subject/, 'Такого предмета нет в школе.'],
+    [/not a teacher|teacher_id must be a teacher/, 'Это не учитель этой школы.'],
+    [/not assigned to this class/, 'Учитель не назначен на этот класс и предмет.'],
+    [/already teaches class (\S+)/, (m) => `Учитель в это время ведёт урок в ${m[1]}.`],
+    [/already has a lesson/, 'У учителя в это время уже есть урок.'],
+    [/duplicate slot/, 'Этот урок указан дважды.'],
+    [/valid_to must be/, 'Дата окончания — не раньше начала и не позже чем через 400 дней.'],
+    [/date YYYY-MM-DD/, 'Укажите дату.'],
+    [/must be a positive integer|must be an id/, 'Выберите значение из списка.'],
+  ],
+  badValue: 'Неверное значение.',
   roles: { student: 'ученик', parent: 'родитель', teacher: 'учитель', admin: 'администратор', sysadmin: 'системный администратор' },
   // errors in plain words
   errNetwork: 'Нет связи с сервером. Проверьте подключение к интернету.',
@@ -172,4 +239,14 @@ export const fmtDay = (iso) => dateFmt.format(parseISO(iso));          // 16 н�
 export const fmtDate = (iso) => dateFull.format(parseISO(iso));        // 16.11.2026
 export const fmtShort = (iso) => dateShort.format(parseISO(iso));      // 16.11
 export const fmtTime = (ms) => timeFmt.format(new Date(ms));
+// A field error from the API as a Russian sentence.
+export function ruError(message) {
+  // Russian already (an English message may quote a Russian example: «e.g. "Б"»)
+  if (/[А-Яа-яЁё]/.test(message || '') && !/[A-Za-z]{3}/.test(message)) return message;
+  for (const [re, text] of T.fieldErrors) {
+    const m = re.exec(message || '');
+    if (m) return typeof text === 'function' ? text(m) : text;
+  }
+  return T.badValue;
+}
 export const fmtNum = (x) => (x == null ? '—' : numFmt.format(x));     // 4,25

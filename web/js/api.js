@@ -92,6 +92,21 @@ export async function api(method, path, body, type) {
   }
 }
 
+// A file's bytes with the bearer token (a plain link could not send it).
+export async function apiBlob(path) {
+  if (!access && sessionStorage.getItem(RT)) await refreshOnce();
+  const get = () => fetch(path, { headers: { authorization: `Bearer ${access}` }, cache: 'no-cache' });
+  let res;
+  try {
+    res = await get();
+    if (res.status === 401 && sessionStorage.getItem(RT)) { await refreshOnce(); res = await get(); }
+  } catch (e) {
+    throw e instanceof ApiError ? e : new ApiError(0);
+  }
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  return res.blob();
+}
+
 export async function signIn(login, password) {
   keep(await raw('POST', '/api/v1/auth/login', { login, password }));
   session.me = await api('GET', '/api/v1/me');

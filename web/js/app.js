@@ -8,13 +8,13 @@ import { api, signIn, signOut, loadMe, forget, session, hasRole } from './api.js
 import { outboxOpen } from './outbox.js';
 import { weekPage, marksPage, homeworkPage, workPage } from './pages/student.js';
 import { todayPage, lessonPage, journalPage, checkpointsPage, termMarksPage } from './pages/teacher.js';
-import { importPage, accountsPage, schoolPage } from './pages/admin.js';
+import { importPage, accountsPage, schoolPage, timetablePage } from './pages/admin.js';
 
 const pages = {
   password: passwordPage,
   week: weekPage, marks: marksPage, homework: homeworkPage, work: workPage,
   today: todayPage, lesson: lessonPage, journal: journalPage, checkpoints: checkpointsPage, termmarks: termMarksPage,
-  import: importPage, accounts: accountsPage, school: schoolPage,
+  import: importPage, accounts: accountsPage, school: schoolPage, timetable: timetablePage,
 };
 
 function homeOf(me) {

@@ -40,6 +40,38 @@ export function field(label, input) {
   return h('div.field', h('label', { htmlFor: id }, label), input);
 }
 
+// A field that shows its own error under the input (tied by aria-describedby).
+// key is the API's field name the error comes back under.
+export function efield(label, input, key) {
+  const f = field(label, input);
+  const err = h('p.field-error', { id: `${input.id}-err`, hidden: true });
+  input.setAttribute('aria-describedby', err.id);
+  f.dataset.key = key;
+  f.append(err);
+  return f;
+}
+
+// Put errors [{field, message}] next to their fields in root (message → text
+// by tr); returns the errors no field of root took.
+export function fieldErrors(root, errors, tr) {
+  for (const f of $$('.field[data-key]', root)) {
+    const err = f.querySelector('.field-error');
+    err.hidden = true;
+    err.textContent = '';
+    f.querySelector('input,select,textarea').removeAttribute('aria-invalid');
+  }
+  const rest = [];
+  for (const e of errors || []) {
+    const f = $(`.field[data-key="${CSS.escape(e.field || '')}"]`, root);
+    if (!f) { rest.push(e); continue; }
+    const err = f.querySelector('.field-error');
+    err.textContent = err.textContent ? `${err.textContent} ${tr(e.message)}` : tr(e.message);
+    err.hidden = false;
+    f.querySelector('input,select,textarea').setAttribute('aria-invalid', 'true');
+  }
+  return rest;
+}
+
 // Messages for people: role=status for news, role=alert for errors.
 export function note(text, kind = 'info') {
   return h(`p.note.${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, text);

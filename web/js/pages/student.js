@@ -3,7 +3,7 @@
 // with handing in an answer, and one handed-in work with its comments.
 import { T, fmtDay, fmtDate, fmtShort, fmtNum, fmtTime } from '../../i18n/ru.js';
 import { h, show, field, note, isoToday, addDays } from '../dom.js';
-import { api } from '../api.js';
+import { api, apiBlob } from '../api.js';
 import { currentStudent, go } from '../app.js';
 
 function withChild(path, params) {
@@ -86,19 +86,33 @@ export async function homeworkPage(main, q, me) {
     const box = h('div');
     if (isStudent) {
       const text = h('textarea', { rows: 3, required: true, maxLength: 20000 });
+      const file = h('input', { type: 'file' });
       const msg = h('div', { 'aria-live': 'polite' });
+      const btn = h('button.primary', { type: 'submit' }, T.handIn);
       box.append(h('form.handin', {
         on: {
           submit: async (ev) => {
             ev.preventDefault();
+            btn.disabled = true;
             try {
-              const work = await api('POST', `/api/v1/checkpoints/${c.id}/works`, { text: text.value });
+              const files = [];
+              const f = file.files[0];
+              if (f) {
+                msg.replaceChildren(h('p.loading', T.uploading));
+                // the raw bytes; the server detects the type from the content
+                const up = await api('POST', `/api/v1/files?name=${encodeURIComponent(f.name)}`, f, 'application/octet-stream')
+                  .catch((e) => { throw e.status === 413 ? new Error(T.fileTooBig) : e.status === 415 ? new Error(T.fileType) : e; });
+                files.push(up.id);
+              }
+              const work = await api('POST', `/api/v1/checkpoints/${c.id}/works`, { text: text.value, files });
               msg.replaceChildren(note(T.handedIn), h('a', { href: `/app/work?id=${work.id}` }, T.comments));
               text.value = '';
+              file.value = '';
             } catch (e) { msg.replaceChildren(note(e.message, 'error')); }
+            btn.disabled = false;
           },
         },
-      }, field(T.answer, text), h('button.primary', { type: 'submit' }, T.handIn), msg));
+      }, field(T.answer, text), field(T.attachFile, file), btn, msg));
     }
     return h('li.card',
       h('h2', `${c.subject}: ${c.title}`),
@@ -117,6 +131,28 @@ export async function homeworkPage(main, q, me) {
     hw.length ? h('section.card', h('h2', T.homework), h('ul.plain', hw)) : null);
 }
 
+// An uploaded file (an integer id): a button that downloads it through the
+// API with the token (fetch → blob URL); its name comes from /meta. Other
+// references (strings) are shown as they are.
+function fileLink(ref) {
+  if (typeof ref !== 'number') return String(ref);
+  const msg = h('span', { 'aria-live': 'polite' });
+  const btn = h('button', { type: 'button' }, T.fileOf(ref));
+  api('GET', `/api/v1/files/${ref}/meta`).then((m) => { btn.textContent = m.name; btn.dataset.name = m.name; }).catch(() => {});
+  btn.addEventListener('click', async () => {
+    try {
+      const url = URL.createObjectURL(await apiBlob(`/api/v1/files/${ref}`));
+      const a = h('a', { href: url, download: btn.dataset.name || `file-${ref}` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      msg.replaceChildren();
+    } catch (e) { msg.replaceChildren(note(e.message, 'error')); }
+  });
+  return h('span', btn, msg);
+}
+
 export function workView(w, onComment) {
   const text = h('textarea', { rows: 2, required: true });
   const msg = h('div', { 'aria-live': 'polite' });
@@ -124,7 +160,8 @@ export function workView(w, onComment) {
     h('h1', `${w.checkpoint.title} — ${w.student}`),
     h('p.muted', `${T.due} ${fmtDate(w.checkpoint.due_date)} · ${T.status[w.status]}`),
     w.mark ? h('p', `${T.mark}: `, markBadge({ ...w.mark, kind: 'homework', weight: 1 }), w.mark.comment ? ` ${w.mark.comment}` : '') : null,
-    h('section.card', h('h2', T.versions), h('ol', w.versions.map((v) => h('li', h('p.muted', fmtTime(v.at)), h('p.pre', v.text))))),
+    h('section.card', h('h2', T.versions), h('ol', w.versions.map((v) => h('li', h('p.muted', fmtTime(v.at)), h('p.pre', v.text),
+      (v.files || []).length ? h('ul.filelist', { 'aria-label': T.files }, v.files.map((f) => h('li', fileLink(f)))) : null)))),
     h('section.card', h('h2', T.comments),
       w.comments.length ? h('ul.plain', w.comments.map((c) => h('li', h('strong', c.author), ` (${fmtTime(c.at)}): `, c.text))) : h('p.muted', T.noComments),
       onComment ? h('form', {
