@@ -31,7 +31,7 @@ API_TESTS ?= tests/api/*.test.mjs
 BROWSER_TESTS ?= tests/browser/*.test.mjs
 BENCH_BUILD_DIR ?= build-release
 
-.PHONY: run build build-asan test bench bench-region bench-1m bench-release clean deps
+.PHONY: run build build-asan test bench bench-region bench-1m bench-release clean deps fuzz test-crash test-cluster
 
 deps:
 	scripts/install-deps.sh run
@@ -153,8 +153,35 @@ test:
 	    --test-reporter=tap --test-reporter-destination="$$tap" $(BROWSER_TESTS) || rc=$$?
 	read -r p f s < <(awk '/^# pass /{p=$$3} /^# fail /{f+=$$3} /^# cancelled /{f+=$$3} /^# skipped /{s+=$$3} /^# todo /{s+=$$3} END{print p+0, f+0, s+0}' "$$tap" 2>/dev/null || echo "0 0 0")
 	count "browser[$(BUILD_DIR),sqlite]" "$$rc" "$$p" "$$f" "$$s"
+	# Extra suites (crash safety, fuzzing, slow clients, the cluster topology, ...): each
+	# tests/suites/NN-name.sh runs by itself with the env below and ends with the line
+	# "P passed, F failed" (optionally ", S skipped"); see tests/suites/README.md.
+	export DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik DN_ASAN_BIN=$(CURDIR)/$(ASAN_DIR)/dnevnik \
+	  DN_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) DN_ASAN_DIR=$(CURDIR)/$(ASAN_DIR) DN_SUITE_MODE=short
+	for suite in tests/suites/[0-9]*.sh; do
+	  [ -e "$$suite" ] || continue
+	  name=$$(basename "$$suite" .sh)
+	  echo "==> suite $$name"
+	  out=$$results/suite-$$name.log
+	  rc=0
+	  timeout -k 10 1800 bash "$$suite" 2>&1 | tee "$$out" || rc=$${PIPESTATUS[0]}
+	  read -r p f s < <(grep -E '^[0-9]+ passed, [0-9]+ failed' "$$out" | tail -1 | \
+	    sed -E 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?.*/\1 \2 \4/' | awk '{print $$1+0, $$2+0, $$3+0}' || echo "0 0 0")
+	  [ -n "$${p:-}" ] || { p=0 f=0 s=0; }
+	  count "suite[$$name]" "$$rc" "$$p" "$$f" "$$s"
+	done
 	echo "==> summary"
 	[ "$$skipped" -eq 0 ] || echo "($$skipped skipped)"
 	[ $${#broken[@]} -eq 0 ] || echo "failing suites: $${broken[*]}"
 	echo "$$passed passed, $$failed failed"
 	[ "$$failed" -eq 0 ]
+
+# Long versions of the extra suites (the short ones run inside `make test`).
+fuzz: build
+	DN_SUITE_MODE=long bash tests/suites/20-fuzz.sh
+
+test-crash: build
+	DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik DN_SUITE_MODE=long bash tests/suites/10-crash.sh
+
+test-cluster: build
+	DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik DN_SUITE_MODE=long bash tests/suites/50-cluster.sh
