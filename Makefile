@@ -184,4 +184,5 @@ test-crash: build
 	DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik DN_SUITE_MODE=long bash tests/suites/10-crash.sh
 
 test-cluster: build
-	DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik DN_SUITE_MODE=long bash tests/suites/50-cluster.sh
+	@scripts/install-deps.sh test
+	DN_BIN=$(CURDIR)/$(BUILD_DIR)/dnevnik DN_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) DN_SUITE_MODE=long bash tests/suites/50-cluster.sh

@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh [run|test|bench]...     (default: run)
 #
 #   run    build + runtime: compiler, meson/ninja, the -dev libraries, sqlite3, Node.js (web UI build)
-#   test   run + Criterion, PostgreSQL 15, promtool, Node.js/npm, curl, chromium (browser tests)
+#   test   run + Criterion, PostgreSQL 15, promtool, Node.js/npm, curl, chromium (browser tests),
+#          clang-14 with libFuzzer (fuzz suite)
 #   bench  run + wrk, nginx, curl
 #
 # Idempotent: every package is checked with dpkg-query first; when all are
@@ -19,12 +20,14 @@ set -euo pipefail
 RUN_PKGS=(make gcc libc6-dev pkg-config meson ninja-build python3
   libh2o-evloop-dev libssl-dev libsqlite3-dev libpq-dev libjansson-dev
   libsodium-dev libjwt-dev zlib1g-dev libbrotli-dev libcurl4-openssl-dev
-  sqlite3)
-TEST_PKGS=(libcriterion-dev postgresql-15 postgresql-client-15 prometheus curl chromium)
+  libhiredis-dev sqlite3)
+TEST_PKGS=(libcriterion-dev postgresql-15 postgresql-client-15 prometheus curl chromium
+  patroni etcd-server etcd-client haproxy redis-server python3-psycopg2 iproute2
+  clang-14 libclang-rt-14-dev)  # clang-14 + libclang-rt-14-dev: libFuzzer, tests/suites/20-fuzz.sh
 BENCH_PKGS=(wrk nginx-light curl)
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 groups=("$@")

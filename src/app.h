@@ -24,6 +24,8 @@ typedef struct dn_app {
     int test_endpoints;        /* DNEVNIK_TEST_ENDPOINTS=1: debug routes */
     struct dn_auth *auth;      /* src/auth: keys, hashing pool, limiters */
     struct dn_cache *cache;    /* hot-read cache */
+    struct dn_cluster *cluster; /* src/cluster: replicas, roles, Redis-shared state */
+    void (*on_sighup)(struct dn_app *app); /* main thread, on SIGHUP (re-read keys); NULL = ignore */
 } dn_app_t;
 
 #endif

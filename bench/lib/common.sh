@@ -108,7 +108,8 @@ wait_http() {
 # ------------------------------------------------------------ servers
 
 # start_dnevnik NAME [serve args...]: starts `dnevnik serve` on a free port
-# with a fresh SQLite database (or BENCH_DB_URL when set) and no access log;
+# with a fresh SQLite database (or BENCH_DB_URL when set), no access log and
+# no per-address connection limit (every wrk connection comes from 127.0.0.1);
 # sets DN_PID and DN_PORT.
 # Its stderr goes to $BENCH_TMP/NAME.stderr.
 start_dnevnik() {
@@ -119,7 +120,7 @@ start_dnevnik() {
   mkdir -p "$dir/data"
   local err=$dir/stderr
   "$DN_BIN" serve --listen 127.0.0.1:0 --threads 2 --db "${BENCH_DB_URL:-sqlite:$dir/dnevnik.db}" \
-    --data-dir "$dir/data" --access-log "" "$@" >"$dir/stdout" 2>"$err" </dev/null &
+    --data-dir "$dir/data" --access-log "" --max-connections-per-address 0 "$@" >"$dir/stdout" 2>"$err" </dev/null &
   DN_PID=$!
   bench_register_pid "$DN_PID"
   DN_PORT=

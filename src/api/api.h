@@ -24,6 +24,7 @@ int dn_api_register_journal(dn_app_t *app);
 int dn_api_register_diary(dn_app_t *app);
 int dn_api_register_works(dn_app_t *app);
 int dn_api_register_files(dn_app_t *app);
+int dn_api_register_privacy(dn_app_t *app); /* 152-FZ export and anonymisation (api/privacy_api.c) */
 int dn_api_register_web(dn_app_t *app); /* the web UI at "/" (api/web.c) */
 
 #endif

@@ -10,7 +10,8 @@
 
 int64_t dn_api_parse_id(const char *s)
 {
-    if (s == NULL || *s == '\0' || strlen(s) > 18)
+    /* digits only: strtoll alone would also take " 42" and "+42" (found by tests/fuzz/query_router.c) */
+    if (s == NULL || *s < '0' || *s > '9' || strlen(s) > 18)
         return 0;
     char *end = NULL;
     long long v = strtoll(s, &end, 10);

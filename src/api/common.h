@@ -30,6 +30,12 @@ int dn_api_allow(dn_req_t *req, const dn_principal_t *p, dn_action_t act, int64_
 /** Quiet check: 1 when allowed, 0 when not (store errors count as not). */
 int dn_api_can(dn_req_t *req, const dn_principal_t *p, dn_action_t act, int64_t school, int64_t class_id,
                int64_t subject, int64_t student);
+/**
+ * A Range header of a download of size bytes (files_api.c; public for the fuzz
+ * harness): 1 with [*start, *end] set for one satisfiable bytes range, 0 when
+ * absent or not a single bytes range (serve it all), -1 unsatisfiable (416).
+ */
+int dn_api_parse_range(const char *h, int64_t size, int64_t *start, int64_t *end);
 /** 422 for one field. */
 void dn_api_invalid(dn_req_t *req, const char *field, const char *message);
 /** Optional string member copied into the pool: 0 ok (*out NULL when absent/null), -1 answered 422. */

@@ -5,6 +5,12 @@
  * those bytes, so the tag describes exactly what a 200 would have sent. A
  * weak comparison is used for If-None-Match (RFC 9110 13.1.2): "W/" prefixes
  * are ignored, lists are split on commas.
+ *
+ * Bodies of DN_COMPRESS_MIN_BYTES and more go out as brotli or gzip when the
+ * client accepts it (http/compress.h). A compressed representation has its
+ * own tag (the identity tag with "-br" / "-gzip" inside the quotes), and every answer carries
+ * "Vary: Accept-Encoding", so no cache hands one representation to a client
+ * that asked for the other. A 304 is decided before any compression.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +18,7 @@
 
 #include "api/etag.h"
 #include "core/error.h"
+#include "http/compress.h"
 
 static uint64_t fnv1a64(const char *p, size_t n)
 {
@@ -88,14 +95,34 @@ void dn_res_json_etag(dn_req_t *req, json_t *body)
     }
     size_t len;
     char *buf = dump(req, body, &len);
+    dn_res_body_etag(req, buf, len);
+}
 
-    char tag[24];
-    snprintf(tag, sizeof(tag), "\"%016llx\"", (unsigned long long)fnv1a64(buf, len));
+void dn_res_body_etag(dn_req_t *req, const char *buf, size_t len)
+{
+    unsigned long long h = (unsigned long long)fnv1a64(buf, len);
+    dn_coding_t coding = len >= DN_COMPRESS_MIN_BYTES ? dn_compress_choose(req->accept_encoding) : DN_CODING_IDENTITY;
+    char tag[32];
+    if (coding != DN_CODING_IDENTITY)
+        snprintf(tag, sizeof(tag), "\"%016llx-%s\"", h, dn_compress_name(coding));
+    else
+        snprintf(tag, sizeof(tag), "\"%016llx\"", h);
+    int not_modified = dn_etag_matches(req->if_none_match, tag);
+    char *zbuf = NULL;
+    size_t zlen = 0;
+    if (coding != DN_CODING_IDENTITY && !not_modified && dn_compress(&req->pool, coding, buf, len, &zbuf, &zlen) != 0) {
+        coding = DN_CODING_IDENTITY; /* could not compress after all: the identity body under its own tag */
+        snprintf(tag, sizeof(tag), "\"%016llx\"", h);
+    }
     dn_res_header(req, "etag", tag);
     dn_res_header(req, "cache-control", "private, no-cache");
-    if (dn_etag_matches(req->if_none_match, tag)) {
+    dn_res_header(req, "vary", "accept-encoding");
+    if (not_modified) {
         dn_res_body(req, 304, NULL, NULL, 0);
-        return;
+    } else if (coding != DN_CODING_IDENTITY) {
+        dn_res_header(req, "content-encoding", dn_compress_name(coding));
+        dn_res_body(req, 200, "application/json; charset=utf-8", zbuf, zlen);
+    } else {
+        dn_res_body(req, 200, "application/json; charset=utf-8", buf, len);
     }
-    dn_res_body(req, 200, "application/json; charset=utf-8", buf, len);
 }

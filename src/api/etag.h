@@ -18,6 +18,10 @@
  *  no body when the request's If-None-Match names the same tag (or "*"). */
 void dn_res_json_etag(dn_req_t *req, json_t *body);
 
+/** The same for a compact JSON body already in pool (or static) memory, e.g.
+ *  written with core/jsonw.h; brotli or gzip when large and the client accepts it. */
+void dn_res_body_etag(dn_req_t *req, const char *buf, size_t len);
+
 /** Respond status with body (stolen), reals printed with 15 significant
  *  digits (as dn_res_json_etag does) so 2-decimal averages read "3.67". */
 void dn_res_json_fixed(dn_req_t *req, int status, json_t *body);

@@ -125,7 +125,7 @@ static int readable_file(dn_req_t *req, dn_file_t *f)
  * One byte range of size bytes: 1 with [*start, *end] set, 0 when the header
  * is absent or not a single bytes range (serve it all), -1 unsatisfiable.
  */
-static int parse_range(const char *h, int64_t size, int64_t *start, int64_t *end)
+int dn_api_parse_range(const char *h, int64_t size, int64_t *start, int64_t *end)
 {
     if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
         return 0;
@@ -188,7 +188,7 @@ static void file_download(dn_req_t *req)
         return;
     }
     int64_t start = 0, end = f.size - 1;
-    int r = parse_range(req->range, f.size, &start, &end);
+    int r = dn_api_parse_range(req->range, f.size, &start, &end);
     if (r < 0) {
         snprintf(buf, sizeof buf, "bytes */%" PRId64, f.size);
         dn_res_header(req, "content-range", buf);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "cluster/cluster.h"
 #include "core/error.h"
 #include "http/request.h"
 #include "obs/metrics.h"
@@ -55,9 +56,13 @@ static void metrics(dn_req_t *req)
         dn_res_error(req, DN_ENOMEM, NULL);
         return;
     }
-    char *body = dn_req_strdup(req, text, len);
+    char extra[2048]; /* replica reads, retries, Redis state (src/cluster) */
+    size_t elen = dn_cluster_metrics(req->app, extra, sizeof(extra));
+    char *body = h2o_mem_alloc_pool(&req->pool, len + elen + 1);
+    memcpy(body, text, len);
+    memcpy(body + len, extra, elen);
     free(text);
-    dn_res_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
+    dn_res_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, len + elen);
 }
 
 /* Test-only: hold a store worker for ?ms= milliseconds (graceful shutdown tests). */

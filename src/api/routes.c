@@ -12,6 +12,7 @@ int dn_api_register(dn_app_t *app)
         dn_api_register_diary,
         dn_api_register_works,
         dn_api_register_files,
+        dn_api_register_privacy,
         dn_api_register_web,
     };
     for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {

@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "api/etag.h"
 #include "auth/auth.h"
+#include "cluster/cluster.h"
 #include "core/error.h"
 #include "domain/access.h"
 #include "domain/import.h"
@@ -405,6 +406,8 @@ static void user_patch(dn_req_t *req)
         dn_school_field_error(errors, "blocked", "you cannot block yourself");
     if (!bad_input(req, errors)) {
         int rc = dn_school_user_update(req->db, uid, last, first, middle, blocked);
+        if (rc == 0 && blocked == 1)
+            dn_cluster_revoke_user(req->app, uid); /* every node refuses the user's tokens now (cluster.h) */
         if (rc == 0)
             rc = dn_school_user_get(req->db, sid, uid, &out);
         reply(req, rc, 200, &out, errors);

@@ -226,7 +226,7 @@ int dn_api_register_works(dn_app_t *app)
     static const dn_route_t routes[] = {
         {DN_POST, "/api/v1/checkpoints/{checkpoint_id}/works", work_submit, DN_RUN_WORKER},
         {DN_GET, "/api/v1/checkpoints/{checkpoint_id}/works", works_of_checkpoint, DN_RUN_WORKER},
-        {DN_GET, "/api/v1/works/{work_id}", work_get, DN_RUN_WORKER},
+        {DN_GET, "/api/v1/works/{work_id}", work_get, DN_RUN_READ},
         {DN_POST, "/api/v1/works/{work_id}/comments", work_comment, DN_RUN_WORKER},
         {DN_POST, "/api/v1/works/{work_id}/mark", work_mark, DN_RUN_WORKER},
     };

@@ -1,10 +1,11 @@
 /*
  * auth.c - process auth state, request authentication, sign-in support.
  *
- * dn_auth_init loads the JWT signing key (env DNEVNIK_JWT_KEY, else
- * <data_dir>/jwt.key, created 0600 with 32 random bytes) and builds the rate
- * limiters; after that struct dn_auth is read-only and shared by all threads
- * (the limiters lock internally). The key is never logged or echoed. Refresh
+ * dn_auth_init loads the JWT keyset (--jwt-keys-file, else env
+ * DNEVNIK_JWT_KEY, else <data_dir>/jwt.key, created 0600 with 32 random
+ * bytes) and builds the rate limiters. The keyset is swapped whole through an
+ * atomic pointer on reload (SIGHUP); the rest of struct dn_auth is read-only
+ * or locks internally. Keys are never logged or echoed, only kids. Refresh
  * tokens are stored only as SHA-256 hex; a reused (already rotated) token
  * revokes its family, because only a thief or a replay can present it.
  */
@@ -18,12 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth/jwt.h"
 #include "auth/ratelimit.h"
+#include "cluster/cluster.h"
 #include "core/error.h"
 
 #define DEFAULT_ACCESS_TTL_S (15 * 60)
@@ -37,9 +41,30 @@
 #define ADDR_FAIL_BURST 30.0
 #define ADDR_FAIL_RATE (1.0 / 10.0)
 
-struct dn_auth {
+typedef struct keyset_node {
     dn_jwt_keys_t keys;
+    struct keyset_node *next;
+} keyset_node_t;
+
+/* The account-state cache of dn_auth_require: one slot per user id modulo the size. */
+#define USER_CACHE_SLOTS 4096
+#define USER_CACHE_STRIPES 16
+#define USER_CACHE_TTL_MS 5000 /* how long a read trusts a cached "not blocked" */
+
+typedef struct {
+    int64_t user_id; /* 0 = empty */
+    int64_t checked_ms;
+    int64_t token_version; /* users.token_version when checked */
+    int usable;            /* exists, not blocked, not anonymised */
+} user_state_t;
+
+struct dn_auth {
+    _Atomic(const dn_jwt_keys_t *) keys; /* the current keyset; swapped whole on reload */
+    keyset_node_t *keysets;               /* every keyset ever published, newest first */
+    pthread_mutex_t keys_lock;            /* serialises publishers */
     int access_ttl_s;
+    pthread_mutex_t user_lock[USER_CACHE_STRIPES];
+    user_state_t users[USER_CACHE_SLOTS];
     dn_ratelimit_t *api;        /* per user (authenticated) and per address (anonymous); NULL = off */
     dn_ratelimit_t *login_fail; /* failures per login ("l:") and per address ("a:") */
     dn_ratelimit_t *addr_fail;
@@ -83,6 +108,9 @@ int dn_principal_is_sysadmin(const dn_principal_t *p)
     return 0;
 }
 
+static void finish(dn_stmt_t *st);
+static int db_err(dn_db_t *db);
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -93,22 +121,8 @@ static int64_t mono_ms(void)
 /* ------------------------------------------------------------------ */
 /* init                                                               */
 
-/* DNEVNIK_JWT_KEY: hex, or base64 (standard or URL-safe, padded or not). */
-static int key_from_env(const char *v, unsigned char *key, size_t *len)
-{
-    static const int variants[] = {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
-                                   sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING};
-    size_t n = strlen(v);
-    if (n % 2 == 0 && strspn(v, "0123456789abcdefABCDEF") == n &&
-        sodium_hex2bin(key, DN_JWT_KEY_MAX, v, n, NULL, len, NULL) == 0 && *len >= 16)
-        return 0;
-    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
-        if (sodium_base642bin(key, DN_JWT_KEY_MAX, v, n, NULL, len, NULL, variants[i]) == 0 && *len >= 16)
-            return 0;
-    return DN_EINVAL;
-}
-
-static int key_from_file(const char *dir, unsigned char *key, size_t *len, char *err, size_t errlen)
+/* <data_dir>/jwt.key: raw bytes, created with 32 random bytes on first start. */
+static int key_from_data_dir(const char *dir, unsigned char *key, size_t *len, char *err, size_t errlen)
 {
     char path[600];
     int fd = -1, rc = DN_EIO;
@@ -151,6 +165,156 @@ done:
     return rc;
 }
 
+/*
+ * The keys file (--jwt-keys-file): "kid secret" lines, secret as hex or
+ * base64 (16..64 bytes); '#' lines and blank lines are skipped. The first key
+ * signs, the others only verify. The file must not be readable by others
+ * nor writable by anyone but its owner (0600, or 0640 root:dnevnik): a key
+ * that leaked is a key to retire. Errors name the line, never its content.
+ */
+static int keys_from_file(const char *path, dn_jwt_keys_t *ks, char *err, size_t errlen)
+{
+    int rc = 0, lineno = 0;
+    struct stat st;
+    char iobuf[4096]; /* our own stdio buffer, so it can be wiped: it held the secrets */
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read the JWT keys file %s: %s", path, strerror(errno));
+        return DN_EIO;
+    }
+    setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
+    /* group read is allowed: deployments keep secrets root:dnevnik 0640 */
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 027) != 0) {
+        snprintf(err, errlen,
+                 "the JWT keys file %s must be a regular file that others cannot read and only its owner can write "
+                 "(chmod 600 or 640)",
+                 path);
+        fclose(f); /* nothing was read into iobuf yet */
+        return DN_EINVAL;
+    }
+    char line[512];
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        char kid[DN_JWT_KID_MAX + 2], secret[256], extra[2];
+        unsigned char key[DN_JWT_KEY_MAX];
+        size_t len = 0;
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            rc = DN_EINVAL;
+            break;
+        }
+        char *s = line + strspn(line, " \t\r\n");
+        if (*s == '\0' || *s == '#')
+            continue;
+        int n = sscanf(s, "%33s %255s %1s", kid, secret, extra);
+        if (n != 2 || strlen(kid) > DN_JWT_KID_MAX) {
+            snprintf(err, errlen, "%s:%d: expected \"kid secret\" (kid: 1..%d of A-Z a-z 0-9 . _ -)", path, lineno,
+                     DN_JWT_KID_MAX);
+            rc = DN_EINVAL;
+        } else if (dn_jwt_key_decode(secret, key, &len) != 0) {
+            snprintf(err, errlen, "%s:%d: the secret must be 16..64 bytes as hex or base64", path, lineno);
+            rc = DN_EINVAL;
+        } else if (dn_jwt_keys_add_kid(ks, kid, key, len) != 0) {
+            snprintf(err, errlen, "%s:%d: bad or repeated kid, or more than %d keys", path, lineno, DN_JWT_MAX_KEYS);
+            rc = DN_EINVAL;
+        }
+        sodium_memzero(secret, sizeof(secret));
+        sodium_memzero(key, sizeof(key));
+    }
+    sodium_memzero(line, sizeof(line));
+    fclose(f);
+    sodium_memzero(iobuf, sizeof(iobuf));
+    if (rc == 0 && ks->n == 0) {
+        snprintf(err, errlen, "the JWT keys file %s holds no key", path);
+        rc = DN_EINVAL;
+    }
+    return rc;
+}
+
+/*
+ * Build a keyset from, in order: the keys file (--jwt-keys-file), the
+ * DNEVNIK_JWT_KEY environment variable (one key, kid = hash of the key),
+ * or <data_dir>/jwt.key. Giving both a keys file and DNEVNIK_JWT_KEY is an
+ * error: which one signs would be a guess.
+ */
+static int load_keys(const dn_config_t *cfg, dn_jwt_keys_t *ks, const char **source, char *err, size_t errlen)
+{
+    unsigned char key[DN_JWT_KEY_MAX];
+    size_t keylen = 0;
+    int rc;
+    const char *env = getenv("DNEVNIK_JWT_KEY");
+    memset(ks, 0, sizeof(*ks));
+    if (cfg->jwt_keys_file[0] != '\0') {
+        if (env != NULL && *env) {
+            snprintf(err, errlen, "set either --jwt-keys-file or DNEVNIK_JWT_KEY, not both");
+            return DN_EINVAL;
+        }
+        *source = "keys file";
+        rc = keys_from_file(cfg->jwt_keys_file, ks, err, errlen);
+    } else if (env != NULL && *env) {
+        *source = "DNEVNIK_JWT_KEY";
+        rc = dn_jwt_key_decode(env, key, &keylen);
+        if (rc != 0)
+            snprintf(err, errlen, "DNEVNIK_JWT_KEY must be 16..64 bytes as hex or base64");
+        else
+            rc = dn_jwt_keys_add(ks, key, keylen);
+    } else {
+        *source = "data-dir jwt.key";
+        rc = key_from_data_dir(cfg->data_dir, key, &keylen, err, errlen);
+        if (rc == 0 && (rc = dn_jwt_keys_add(ks, key, keylen)) != 0)
+            snprintf(err, errlen, "unusable JWT key");
+    }
+    sodium_memzero(key, sizeof(key));
+    if (rc != 0)
+        sodium_memzero(ks, sizeof(*ks));
+    return rc;
+}
+
+/* Which keys are in use: kids only, never key material. */
+static void describe_keys(const dn_jwt_keys_t *ks, const char *source, char *out, size_t outlen)
+{
+    char older[DN_JWT_MAX_KEYS * (DN_JWT_KID_MAX + 1) + 1] = "";
+    size_t off = 0;
+    for (int i = 1; i < ks->n; i++)
+        off += (size_t)snprintf(older + off, sizeof(older) - off, "%s%s", i > 1 ? "," : "", ks->keys[i].kid);
+    snprintf(out, outlen, "JWT keys from %s: signing kid %s; verify-only kids [%s]", source, ks->keys[0].kid, older);
+}
+
+/*
+ * Publish ks as the current keyset. Readers load the pointer without a lock;
+ * superseded keysets are kept on a list until dn_auth_free because a request
+ * may still be verifying with one (a few hundred bytes per SIGHUP).
+ */
+static int publish_keys(struct dn_auth *a, const dn_jwt_keys_t *ks)
+{
+    keyset_node_t *node = calloc(1, sizeof(*node));
+    if (node == NULL)
+        return DN_ENOMEM;
+    node->keys = *ks;
+    pthread_mutex_lock(&a->keys_lock);
+    node->next = a->keysets;
+    a->keysets = node;
+    atomic_store_explicit(&a->keys, &node->keys, memory_order_release);
+    pthread_mutex_unlock(&a->keys_lock);
+    return 0;
+}
+
+int dn_auth_reload_keys(dn_app_t *app, char *msg, size_t msglen)
+{
+    dn_jwt_keys_t ks;
+    const char *source = "";
+    int rc = load_keys(&app->config, &ks, &source, msg, msglen);
+    if (rc == 0 && (rc = publish_keys(app->auth, &ks)) == 0)
+        describe_keys(&ks, source, msg, msglen);
+    sodium_memzero(&ks, sizeof(ks));
+    return rc;
+}
+
+static const dn_jwt_keys_t *current_keys(const struct dn_auth *a)
+{
+    return atomic_load_explicit(&a->keys, memory_order_acquire);
+}
+
 /* DNEVNIK_RATE_LIMIT: "rps:burst", "rps" (burst = 2*rps) or "0" (off). */
 static int parse_rate(const char *v, double *rps, double *burst)
 {
@@ -171,12 +335,13 @@ static int parse_rate(const char *v, double *rps, double *burst)
 
 int dn_auth_init(dn_app_t *app, char *err, size_t errlen)
 {
-    unsigned char key[DN_JWT_KEY_MAX];
-    size_t keylen = 0;
+    dn_jwt_keys_t ks;
+    const char *source = "";
     double rps = DEFAULT_API_RPS, burst = DEFAULT_API_BURST;
     int rc = DN_ENOMEM;
     const char *v;
 
+    memset(&ks, 0, sizeof(ks));
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
         return DN_EINTERNAL;
@@ -184,6 +349,9 @@ int dn_auth_init(dn_app_t *app, char *err, size_t errlen)
     struct dn_auth *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return DN_ENOMEM;
+    pthread_mutex_init(&a->keys_lock, NULL);
+    for (int i = 0; i < USER_CACHE_STRIPES; i++)
+        pthread_mutex_init(&a->user_lock[i], NULL);
     a->access_ttl_s = DEFAULT_ACCESS_TTL_S;
     if ((v = getenv("DNEVNIK_ACCESS_TOKEN_TTL")) != NULL && *v) {
         char *end = NULL;
@@ -195,21 +363,10 @@ int dn_auth_init(dn_app_t *app, char *err, size_t errlen)
         }
         a->access_ttl_s = (int)ttl;
     }
-    if ((v = getenv("DNEVNIK_JWT_KEY")) != NULL && *v) {
-        if (key_from_env(v, key, &keylen) != 0) {
-            snprintf(err, errlen, "DNEVNIK_JWT_KEY must be 16..64 bytes as hex or base64");
-            rc = DN_EINVAL;
-            goto fail;
-        }
-    } else if ((rc = key_from_file(app->config.data_dir, key, &keylen, err, errlen)) != 0) {
+    if ((rc = load_keys(&app->config, &ks, &source, err, errlen)) != 0)
         goto fail;
-    }
-    rc = dn_jwt_keys_add(&a->keys, key, keylen);
-    sodium_memzero(key, sizeof(key));
-    if (rc != 0) {
-        snprintf(err, errlen, "unusable JWT key");
+    if ((rc = publish_keys(a, &ks)) != 0)
         goto fail;
-    }
     if ((v = getenv("DNEVNIK_RATE_LIMIT")) != NULL && *v && parse_rate(v, &rps, &burst) != 0) {
         snprintf(err, errlen, "DNEVNIK_RATE_LIMIT must be \"rps:burst\", \"rps\" or \"0\"");
         rc = DN_EINVAL;
@@ -220,6 +377,10 @@ int dn_auth_init(dn_app_t *app, char *err, size_t errlen)
         goto fail;
     a->login_fail = dn_ratelimit_new(LOGIN_FAIL_RATE, LOGIN_FAIL_BURST, LIMITER_ENTRIES);
     a->addr_fail = dn_ratelimit_new(ADDR_FAIL_RATE, ADDR_FAIL_BURST, LIMITER_ENTRIES);
+    /* with --redis every node counts against the same limits (NULL: local only) */
+    dn_ratelimit_share(a->api, dn_cluster_redis(app), "api");
+    dn_ratelimit_share(a->login_fail, dn_cluster_redis(app), "login");
+    dn_ratelimit_share(a->addr_fail, dn_cluster_redis(app), "addr");
     if (a->login_fail == NULL || a->addr_fail == NULL)
         goto fail;
     {
@@ -232,14 +393,14 @@ int dn_auth_init(dn_app_t *app, char *err, size_t errlen)
             goto fail;
     }
     app->auth = a;
+    /* err doubles as the success message: which kids are in use (main logs it). */
+    describe_keys(&ks, source, err, errlen);
+    sodium_memzero(&ks, sizeof(ks));
     return 0;
 fail:
-    sodium_memzero(key, sizeof(key));
-    dn_ratelimit_free(a->api);
-    dn_ratelimit_free(a->login_fail);
-    dn_ratelimit_free(a->addr_fail);
-    sodium_memzero(a, sizeof(*a));
-    free(a);
+    sodium_memzero(&ks, sizeof(ks));
+    app->auth = a;
+    dn_auth_free(app);
     return rc;
 }
 
@@ -251,6 +412,14 @@ void dn_auth_free(dn_app_t *app)
     dn_ratelimit_free(a->api);
     dn_ratelimit_free(a->login_fail);
     dn_ratelimit_free(a->addr_fail);
+    for (keyset_node_t *n = a->keysets, *next; n != NULL; n = next) {
+        next = n->next;
+        sodium_memzero(n, sizeof(*n));
+        free(n);
+    }
+    pthread_mutex_destroy(&a->keys_lock);
+    for (int i = 0; i < USER_CACHE_STRIPES; i++)
+        pthread_mutex_destroy(&a->user_lock[i]);
     sodium_memzero(a, sizeof(*a));
     free(a);
     app->auth = NULL;
@@ -264,7 +433,7 @@ const char *dn_auth_dummy_hash(const dn_app_t *app)
 int dn_auth_issue_access(const dn_app_t *app, const dn_principal_t *p, char **out, int *expires_in)
 {
     *expires_in = app->auth->access_ttl_s;
-    return dn_jwt_sign(&app->auth->keys, p, dn_now_ms() / 1000, app->auth->access_ttl_s, out);
+    return dn_jwt_sign(current_keys(app->auth), p, dn_now_ms() / 1000, app->auth->access_ttl_s, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -334,6 +503,56 @@ static void unauthorized(dn_req_t *req, const char *detail)
     dn_res_problem(req, 401, NULL, detail);
 }
 
+/*
+ * Is the token still good for its account: the account exists, is not
+ * blocked or anonymised, and the token carries the account's current
+ * token_version (blocking, a password change or reset, and accepting an
+ * invite bump it)? A token would otherwise outlive all of these by up to its
+ * lifetime. Handlers running on a store worker ask the store: writes always
+ * (one primary-key lookup next to a write that fsyncs anyway), reads through
+ * a per-process cache whose entries live USER_CACHE_TTL_MS. A write that
+ * sees the change refreshes the cache, so reads are refused from then on
+ * too; a token newer than the cached version (a fresh sign-in) re-checks.
+ * Without a store connection (inline or CPU-pool steps) the token alone
+ * decides. 1 good, 0 not, or a negative store error.
+ */
+static dn_query_t q_user_state = {"SELECT blocked, anonymized_at, token_version FROM users WHERE id = ?"};
+
+static int token_current(dn_req_t *req, const dn_principal_t *p)
+{
+    struct dn_auth *a = req->app->auth;
+    if (req->db == NULL)
+        return 1;
+    size_t slot = (size_t)((uint64_t)p->user_id % USER_CACHE_SLOTS);
+    pthread_mutex_t *lock = &a->user_lock[slot % USER_CACHE_STRIPES];
+    int64_t now = mono_ms();
+    int is_read = req->method == DN_GET || req->method == DN_HEAD;
+    if (is_read) {
+        pthread_mutex_lock(lock);
+        user_state_t e = a->users[slot];
+        pthread_mutex_unlock(lock);
+        if (e.user_id == p->user_id && now - e.checked_ms < USER_CACHE_TTL_MS && p->token_version <= e.token_version)
+            return e.usable && p->token_version == e.token_version;
+    }
+    dn_stmt_t *st = dn_db_prepare(req->db, &q_user_state);
+    if (st == NULL)
+        return db_err(req->db);
+    dn_stmt_bind_int64(st, 1, p->user_id);
+    int rc = dn_stmt_step(st);
+    if (rc < 0)
+        return rc;
+    user_state_t e = {.user_id = p->user_id, .checked_ms = now};
+    if (rc == DN_DB_ROW) {
+        e.usable = dn_stmt_int64(st, 0) == 0 && dn_stmt_is_null(st, 1);
+        e.token_version = dn_stmt_int64(st, 2);
+        finish(st);
+    }
+    pthread_mutex_lock(lock);
+    a->users[slot] = e;
+    pthread_mutex_unlock(lock);
+    return e.usable && p->token_version == e.token_version;
+}
+
 const dn_principal_t *dn_auth_require(dn_req_t *req)
 {
     struct dn_auth *a = req->app->auth;
@@ -352,10 +571,24 @@ const dn_principal_t *dn_auth_require(dn_req_t *req)
     while (*tok == ' ')
         tok++;
     dn_principal_t *p = h2o_mem_alloc_pool(&req->pool, sizeof(dn_principal_t));
-    if (dn_jwt_verify(&a->keys, tok, dn_now_ms() / 1000, p) != 0) {
+    if (dn_jwt_verify(current_keys(a), tok, dn_now_ms() / 1000, p) != 0) {
         if (dn_auth_throttle_address(req) != 0)
             return NULL;
         unauthorized(req, "invalid or expired access token");
+        return NULL;
+    }
+    int64_t peek_uid = 0, iat = 0;
+    if (dn_cluster_jwt_peek(tok, &peek_uid, &iat) == 0 && dn_cluster_token_revoked(req->app, p->user_id, iat)) {
+        unauthorized(req, "the access token was revoked");
+        return NULL;
+    }
+    int current = token_current(req, p);
+    if (current < 0) {
+        dn_res_error(req, current, NULL);
+        return NULL;
+    }
+    if (current == 0) {
+        unauthorized(req, "the token was revoked: the account is blocked or gone, or its password changed");
         return NULL;
     }
     if (a->api != NULL) {
@@ -373,6 +606,20 @@ const dn_principal_t *dn_auth_require(dn_req_t *req)
 const dn_principal_t *dn_auth_principal(const dn_req_t *req)
 {
     return req->auth;
+}
+
+int64_t dn_auth_token_user(const dn_req_t *req)
+{
+    const char *h = req->authorization;
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    dn_principal_t p;
+    if (dn_jwt_verify(current_keys(req->app->auth), tok, dn_now_ms() / 1000, &p) != 0)
+        return 0;
+    return p.user_id;
 }
 
 /* ------------------------------------------------------------------ */
@@ -395,11 +642,25 @@ static int db_err(dn_db_t *db)
     return code < 0 ? code : DN_EDB;
 }
 
+static dn_query_t q_token_version = {"SELECT token_version FROM users WHERE id = ?"};
+
 int dn_auth_load_principal(dn_db_t *db, int64_t user_id, dn_principal_t *p)
 {
     memset(p, 0, sizeof(*p));
     p->user_id = user_id;
-    dn_stmt_t *st = dn_db_prepare(db, &q_roles);
+    /* the version tokens issued now carry: a later block or password change outdates them */
+    dn_stmt_t *st = dn_db_prepare(db, &q_token_version);
+    if (st == NULL)
+        return db_err(db);
+    dn_stmt_bind_int64(st, 1, user_id);
+    int vrc = dn_stmt_step(st);
+    if (vrc < 0)
+        return vrc;
+    if (vrc == DN_DB_ROW) {
+        p->token_version = dn_stmt_int64(st, 0);
+        finish(st);
+    }
+    st = dn_db_prepare(db, &q_roles);
     if (st == NULL)
         return db_err(db);
     dn_stmt_bind_int64(st, 1, user_id);

@@ -1,8 +1,12 @@
 /*
  * auth.h - who is calling: access tokens, sign-in, refresh, rate limits.
  *
- * Access tokens are short-lived JWTs (HS256) verified without a store
- * lookup; they carry the user id and the user's roles per school. Refresh
+ * Access tokens are short-lived JWTs (HS256, a "kid" naming the key) that
+ * carry the user id, the user's roles per school and token_version; the
+ * signature is checked without the store, the account's state with one
+ * cached lookup (see dn_auth_require). Keys rotate without signing anyone
+ * out: dn_auth_reload_keys swaps the keyset (signing key + verify-only older
+ * keys) on SIGHUP. Refresh
  * tokens are random, stored hashed (SHA-256) and revocable. Passwords are
  * argon2id (libsodium) hashed only on the CPU pool, never on a loop thread
  * nor while holding a store worker.
@@ -21,12 +25,25 @@
  * Authenticate the request from its "Authorization: Bearer <jwt>" header.
  * On success returns the principal (pool memory, also stored in req->auth).
  * On failure answers 401 problem+json (with WWW-Authenticate) and returns
- * NULL: the handler just returns.
+ * NULL: the handler just returns. On a store worker it also refuses tokens
+ * of blocked or anonymised accounts and tokens whose "tv" is not the
+ * account's token_version (password changed, account blocked): writes check
+ * the store every time, reads trust a per-process cache for up to 5 s.
  */
 const dn_principal_t *dn_auth_require(dn_req_t *req);
 
-/** Process-wide auth state (keys, limiters); built once by main. */
+/**
+ * Process-wide auth state (keys, limiters); built once by main. Keys come
+ * from --jwt-keys-file, else DNEVNIK_JWT_KEY, else <data-dir>/jwt.key. On
+ * success err holds a line naming the kids in use (no key material) to log.
+ */
 int dn_auth_init(dn_app_t *app, char *err, size_t errlen);
+/**
+ * Re-read the keys from the same source and swap them in atomically (safe
+ * while requests run). On failure the old keys stay. msg gets the kids in
+ * use or the reason. 0 or a negative code.
+ */
+int dn_auth_reload_keys(dn_app_t *app, char *msg, size_t msglen);
 void dn_auth_free(dn_app_t *app);
 
 /**
@@ -40,7 +57,15 @@ int dn_auth_bootstrap(dn_db_t *db, char *err, size_t errlen);
 /** The principal dn_auth_require stored on req, or NULL. */
 const dn_principal_t *dn_auth_principal(const dn_req_t *req);
 
-/** Load a user's roles from the store into p (p->user_id = user_id). 0 or negative code. */
+/**
+ * The user id of req's bearer token when its signature and lifetime are
+ * valid, else 0. Answers nothing, takes no rate-limit budget and reads no
+ * store (the Idempotency-Key glue keys stored results by it; the handler
+ * still calls dn_auth_require).
+ */
+int64_t dn_auth_token_user(const dn_req_t *req);
+
+/** Load a user's roles and token_version from the store into p (p->user_id = user_id). 0 or negative code. */
 int dn_auth_load_principal(dn_db_t *db, int64_t user_id, dn_principal_t *p);
 
 /**

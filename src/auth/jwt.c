@@ -22,17 +22,45 @@
 
 int dn_jwt_keys_add(dn_jwt_keys_t *ks, const unsigned char *key, size_t len)
 {
-    if (ks->n >= DN_JWT_MAX_KEYS || len < 16 || len > DN_JWT_KEY_MAX)
-        return DN_EINVAL;
-    dn_jwt_key_t *k = &ks->keys[ks->n];
     unsigned char digest[crypto_hash_sha256_BYTES];
+    char kid[17];
+    if (len < 16 || len > DN_JWT_KEY_MAX)
+        return DN_EINVAL;
     /* The kid is a hash of the key: stable across restarts, reveals nothing usable. */
     crypto_hash_sha256(digest, key, len);
-    sodium_bin2hex(k->kid, sizeof(k->kid), digest, 8);
+    sodium_bin2hex(kid, sizeof(kid), digest, 8);
+    return dn_jwt_keys_add_kid(ks, kid, key, len);
+}
+
+int dn_jwt_keys_add_kid(dn_jwt_keys_t *ks, const char *kid, const unsigned char *key, size_t len)
+{
+    size_t klen = kid ? strlen(kid) : 0;
+    if (ks->n >= DN_JWT_MAX_KEYS || len < 16 || len > DN_JWT_KEY_MAX || klen < 1 || klen > DN_JWT_KID_MAX ||
+        strspn(kid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != klen)
+        return DN_EINVAL;
+    for (int i = 0; i < ks->n; i++)
+        if (strcmp(ks->keys[i].kid, kid) == 0)
+            return DN_EINVAL; /* a kid must name one key, or verification would be ambiguous */
+    dn_jwt_key_t *k = &ks->keys[ks->n];
+    memcpy(k->kid, kid, klen + 1);
     memcpy(k->key, key, len);
     k->len = len;
     ks->n++;
     return 0;
+}
+
+int dn_jwt_key_decode(const char *v, unsigned char key[DN_JWT_KEY_MAX], size_t *len)
+{
+    static const int variants[] = {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+                                   sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING};
+    size_t n = strlen(v);
+    if (n % 2 == 0 && strspn(v, "0123456789abcdefABCDEF") == n &&
+        sodium_hex2bin(key, DN_JWT_KEY_MAX, v, n, NULL, len, NULL) == 0 && *len >= 16)
+        return 0;
+    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
+        if (sodium_base642bin(key, DN_JWT_KEY_MAX, v, n, NULL, len, NULL, variants[i]) == 0 && *len >= 16)
+            return 0;
+    return DN_EINVAL;
 }
 
 int dn_jwt_sign(const dn_jwt_keys_t *ks, const dn_principal_t *p, int64_t now_s, int ttl_s, char **out)
@@ -64,6 +92,7 @@ int dn_jwt_sign(const dn_jwt_keys_t *ks, const dn_principal_t *p, int64_t now_s,
     if (jwt_set_alg(jwt, JWT_ALG_HS256, ks->keys[0].key, (int)ks->keys[0].len) != 0 ||
         jwt_add_header(jwt, "kid", ks->keys[0].kid) != 0 || jwt_add_grant(jwt, "sub", sub) != 0 ||
         jwt_add_grant_int(jwt, "iat", (long)now_s) != 0 || jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s)) != 0 ||
+        jwt_add_grant_int(jwt, "tv", (long)p->token_version) != 0 ||
         jwt_add_grants_json(jwt, roles_json) != 0)
         goto cleanup;
     tok = jwt_encode_str(jwt);
@@ -149,6 +178,12 @@ int dn_jwt_verify(const dn_jwt_keys_t *ks, const char *token, int64_t now_s, dn_
         goto cleanup;
     memset(p, 0, sizeof(*p));
     p->user_id = uid;
+    /* "tv" is absent from tokens issued before it existed: version 0 */
+    errno = 0;
+    long tv = jwt_get_grant_int(jwt, "tv");
+    if ((errno != 0 && errno != ENOENT) || (errno == 0 && tv < 0))
+        goto cleanup;
+    p->token_version = errno == 0 ? tv : 0;
     rc = parse_roles(jwt, p);
 cleanup:
     jwt_free(jwt);

@@ -4,7 +4,8 @@
  * A token's header names its key ("kid"); a keyset holds the signing key
  * (first) and any older keys still accepted for verification. Claims: sub
  * (user id, as a string per RFC 7519), roles [[school_id,"role"],...], iat,
- * exp. Keys never leave this module in logs.
+ * exp, tv (the user's token_version at issue). Keys never leave this module
+ * in logs.
  */
 #ifndef DN_AUTH_JWT_H
 #define DN_AUTH_JWT_H
@@ -14,11 +15,12 @@
 
 #include "auth/auth.h"
 
-#define DN_JWT_MAX_KEYS 4
+#define DN_JWT_MAX_KEYS 8
 #define DN_JWT_KEY_MAX 64
+#define DN_JWT_KID_MAX 32 /* bytes of a kid, without the NUL */
 
 typedef struct dn_jwt_key {
-    char kid[24];                       /* derived from the key: hex of SHA-256 prefix */
+    char kid[DN_JWT_KID_MAX + 1];       /* named in a keys file, or hex of a SHA-256 prefix of the key */
     unsigned char key[DN_JWT_KEY_MAX];
     size_t len;
 } dn_jwt_key_t;
@@ -30,6 +32,19 @@ typedef struct dn_jwt_keys {
 
 /** Add a key (16..64 bytes) to the set; the first one added signs. 0 or DN_EINVAL. */
 int dn_jwt_keys_add(dn_jwt_keys_t *ks, const unsigned char *key, size_t len);
+
+/**
+ * Add a key under an explicit kid (1..DN_JWT_KID_MAX of [A-Za-z0-9._-]).
+ * DN_EINVAL on a bad kid, a bad key length, a kid already in the set or a
+ * full set.
+ */
+int dn_jwt_keys_add_kid(dn_jwt_keys_t *ks, const char *kid, const unsigned char *key, size_t len);
+
+/**
+ * Decode a key written as hex or base64 (standard or URL-safe, padded or
+ * not) into key[DN_JWT_KEY_MAX]. 0 with *len in 16..64, or DN_EINVAL.
+ */
+int dn_jwt_key_decode(const char *text, unsigned char key[DN_JWT_KEY_MAX], size_t *len);
 
 /**
  * Sign an access token for p valid from now_s for ttl_s seconds. *out is

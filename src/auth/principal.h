@@ -22,6 +22,7 @@ typedef enum {
 
 typedef struct dn_principal {
     int64_t user_id;
+    int64_t token_version; /* users.token_version when the token was issued ("tv"); bumped by block/password change */
     int nroles;
     struct {
         int64_t school_id;

@@ -6,6 +6,9 @@
  * memory stays bounded however many keys attackers invent. Invariant: an
  * entry is either on the free list or both in a hash chain and the LRU list.
  * Keys longer than the stored width are shortened with a hash suffix.
+ * A refused take still marks its key most recently used: a key being
+ * refused is an active key, and evicting it would hand it a full bucket.
+ * When shared through Redis the Redis verdict wins while Redis answers.
  */
 #include "auth/ratelimit.h"
 
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/redis.h"
 #include "core/error.h"
 
 #define KEY_MAX 64
@@ -43,6 +47,10 @@ struct dn_ratelimit {
     double rate, burst;
     int nshards;
     size_t max_entries;
+    size_t bytes;
+    dn_redis_t *redis; /* NULL = local only */
+    char name[24];
+    long long window_ms, limit;
     shard_t shards[MAX_SHARDS];
 };
 
@@ -77,6 +85,7 @@ dn_ratelimit_t *dn_ratelimit_new(double rate, double burst, size_t max_entries)
     dn_ratelimit_t *rl = calloc(1, sizeof(*rl));
     if (rl == NULL)
         return NULL;
+    rl->bytes = sizeof(*rl);
     rl->rate = rate;
     rl->burst = burst;
     rl->max_entries = max_entries;
@@ -89,6 +98,7 @@ dn_ratelimit_t *dn_ratelimit_new(double rate, double burst, size_t max_entries)
             s->nbuckets <<= 1;
         s->entries = calloc((size_t)s->cap, sizeof(entry_t));
         s->buckets = malloc(s->nbuckets * sizeof(int));
+        rl->bytes += (size_t)s->cap * sizeof(entry_t) + s->nbuckets * sizeof(int);
         pthread_mutex_init(&s->mu, NULL);
         if (s->entries == NULL || s->buckets == NULL) {
             rl->nshards = i + 1;
@@ -211,19 +221,95 @@ static int take_or_check(dn_ratelimit_t *rl, const char *key, double cost, int64
         lru_push_front(s, i);
         s->entries[i].tokens = tokens - cost;
         s->entries[i].last_ms = now_ms;
+    } else if (consume && i >= 0) {
+        /* refused: keep the key (it is active), its tokens unchanged */
+        lru_unlink(s, i);
+        lru_push_front(s, i);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
+/* The shared verdict: 0 or DN_ERATELIMIT in *verdict; DN_EBUSY when Redis
+ * did not answer (the caller keeps the local verdict). */
+static int remote_verdict(dn_ratelimit_t *rl, const char *key, double cost, int consume, int64_t *retry,
+                          int *verdict)
+{
+    char k[320], n[24], win[24];
+    snprintf(k, sizeof(k), "dn:rl:%s:%s", rl->name, key);
+    long long units = (long long)ceil(cost);
+    snprintf(n, sizeof(n), "%lld", units);
+    snprintf(win, sizeof(win), "%lld", rl->window_ms);
+    const char *incr[] = {"INCRBY", k, n};
+    const char *expire[] = {"PEXPIRE", k, win, "NX"};
+    const char *get[] = {"GET", k};
+    const char *pttl[] = {"PTTL", k};
+    redisReply *reps[3];
+    long long count;
+    int64_t ttl;
+    if (consume) {
+        const int argc[] = {3, 4, 2};
+        const char *const *argv[] = {incr, expire, pttl};
+        if (dn_redis_pipeline(rl->redis, 3, argc, argv, reps) != 0)
+            return DN_EBUSY;
+        count = reps[0]->type == REDIS_REPLY_INTEGER ? reps[0]->integer : 0;
+        ttl = reps[2]->type == REDIS_REPLY_INTEGER ? reps[2]->integer : -1;
+        for (int i = 0; i < 3; i++)
+            freeReplyObject(reps[i]);
+    } else {
+        const int argc[] = {2, 2};
+        const char *const *argv[] = {get, pttl};
+        if (dn_redis_pipeline(rl->redis, 2, argc, argv, reps) != 0)
+            return DN_EBUSY;
+        count = reps[0]->type == REDIS_REPLY_STRING ? strtoll(reps[0]->str, NULL, 10) : 0;
+        count += units;
+        ttl = reps[1]->type == REDIS_REPLY_INTEGER ? reps[1]->integer : -1;
+        freeReplyObject(reps[0]);
+        freeReplyObject(reps[1]);
+    }
+    *verdict = count > rl->limit ? DN_ERATELIMIT : 0;
+    if (retry != NULL)
+        *retry = *verdict == 0 ? 0 : (ttl > 0 ? ttl : rl->window_ms);
+    return 0;
+}
+
+static int decide(dn_ratelimit_t *rl, const char *key, double cost, int64_t now_ms, int64_t *retry, int consume)
+{
+    int verdict;
+    if (rl->redis == NULL || !dn_redis_up(rl->redis) || remote_verdict(rl, key, cost, consume, retry, &verdict) != 0)
+        return take_or_check(rl, key, cost, now_ms, retry, consume);
+    /* Redis decided; the local bucket mirrors what was allowed, so that it
+     * is warm if Redis goes away (its own verdict does not matter now). */
+    if (consume && verdict == 0)
+        (void)take_or_check(rl, key, cost, now_ms, NULL, 1);
+    return verdict;
+}
+
+void dn_ratelimit_share(dn_ratelimit_t *rl, struct dn_redis *r, const char *name)
+{
+    if (rl == NULL)
+        return;
+    rl->redis = r;
+    snprintf(rl->name, sizeof(rl->name), "%s", name);
+    rl->limit = (long long)rl->burst;
+    rl->window_ms = (long long)ceil(rl->burst * 1000.0 / rl->rate);
+    if (rl->window_ms < 1)
+        rl->window_ms = 1;
+}
+
+size_t dn_ratelimit_bytes(dn_ratelimit_t *rl)
+{
+    return rl->bytes;
+}
+
 int dn_ratelimit_take(dn_ratelimit_t *rl, const char *key, double cost, int64_t now_ms, int64_t *retry_after_ms)
 {
-    return take_or_check(rl, key, cost, now_ms, retry_after_ms, 1);
+    return decide(rl, key, cost, now_ms, retry_after_ms, 1);
 }
 
 int dn_ratelimit_check(dn_ratelimit_t *rl, const char *key, double cost, int64_t now_ms, int64_t *retry_after_ms)
 {
-    return take_or_check(rl, key, cost, now_ms, retry_after_ms, 0);
+    return decide(rl, key, cost, now_ms, retry_after_ms, 0);
 }
 
 void dn_ratelimit_reset(dn_ratelimit_t *rl, const char *key)
@@ -237,6 +323,14 @@ void dn_ratelimit_reset(dn_ratelimit_t *rl, const char *key)
     if (i >= 0)
         drop(s, i);
     pthread_mutex_unlock(&s->mu);
+    if (rl->redis != NULL) {
+        char rk[320];
+        snprintf(rk, sizeof(rk), "dn:rl:%s:%s", rl->name, key);
+        const char *argv[] = {"DEL", rk};
+        redisReply *rep = dn_redis_cmd(rl->redis, 2, argv);
+        if (rep != NULL)
+            freeReplyObject(rep);
+    }
 }
 
 size_t dn_ratelimit_size(dn_ratelimit_t *rl)

@@ -6,6 +6,12 @@
  * dropped (an idle bucket refills to full anyway, so dropping it loses
  * little). Shards have their own mutex, so loop and worker threads rarely
  * contend. Time is passed in (ms) so the math is testable.
+ *
+ * Shared limits (dn_ratelimit_share): with Redis, the verdict comes from a
+ * fixed-window counter in Redis (INCRBY + PEXPIRE NX + PTTL, pipelined: one
+ * round trip), the same for every node; window = burst / rate seconds,
+ * limit = burst. The local buckets are kept up to date all the same, and
+ * decide alone whenever Redis is down or slow (a per-node limit then).
  */
 #ifndef DN_AUTH_RATELIMIT_H
 #define DN_AUTH_RATELIMIT_H
@@ -31,5 +37,11 @@ int dn_ratelimit_check(dn_ratelimit_t *rl, const char *key, double cost, int64_t
 void dn_ratelimit_reset(dn_ratelimit_t *rl, const char *key);
 /** Buckets held now (<= max_entries). */
 size_t dn_ratelimit_size(dn_ratelimit_t *rl);
+/** Bytes the limiter holds (fixed at creation: tables are never grown). */
+size_t dn_ratelimit_bytes(dn_ratelimit_t *rl);
+
+struct dn_redis;
+/** Share this limiter's counters between nodes through Redis under "dn:rl:<name>:"; r NULL = local only. */
+void dn_ratelimit_share(dn_ratelimit_t *rl, struct dn_redis *r, const char *name);
 
 #endif

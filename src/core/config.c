@@ -90,17 +90,27 @@ static const opt_t options[] = {
      "directory for uploaded files and keys"},
     {"web-dir", T_STR, STR_FIELD(web_dir), "", 0, 0, NULL, NULL, NULL, 0, "DIR",
      "built web UI (tools/build-web.mjs); empty = web/ next to the binary"},
+    {"loop-reads", T_BOOL, INT_FIELD(loop_reads), "true", 0, 1, NULL, NULL, NULL, 0, NULL,
+     "on SQLite without --redis: run the everyday pages' reads on the event loops (no worker hop)"},
     {"demo", T_BOOL, INT_FIELD(demo), "false", 0, 1, NULL, NULL, NULL, 0, NULL,
      "seed a demo school on first start"},
     {"files-backend", T_STR, STR_FIELD(files_backend), "local", 1, 0, files_backends, NULL, NULL, 0, "KIND", "where uploaded files live: local or s3"},
     {"files-dir", T_STR, STR_FIELD(files_dir), "", 0, 0, NULL, NULL, NULL, 0, "DIR", "local file store; empty = <data-dir>/files"},
     {"file-max-size", T_SIZE, SIZE_FIELD(file_max_size), "20m", 1, GiB, NULL, NULL, NULL, 0, "SIZE", "largest uploaded file (k/m/g suffixes)"},
     {"upload-quota", T_SIZE, SIZE_FIELD(upload_quota), "100m", 0, 1024 * GiB, NULL, NULL, NULL, 0, "SIZE", "bytes one student may upload per day; 0 = no limit"},
+    {"cache-entries", T_INT, INT_FIELD(cache_entries), "65536", 0, 16777216, NULL, NULL, "serve", 0, "N", "hot-read cache slots (~200 bytes each; terms, class and school lookups); 0 = off"},
     {"upload-concurrency", T_INT, INT_FIELD(upload_concurrency), "4", 1, 1024, NULL, NULL, NULL, 0, "N", "uploads held (queued or running) at once; more get 503 + Retry-After"},
     {"files-retention-days", T_INT, INT_FIELD(files_retention_days), "365", 1, 36500, NULL, NULL, NULL, 0, "DAYS", "dnevnik purge deletes files older than this"},
     {"s3-endpoint", T_STR, STR_FIELD(s3_endpoint), "", 0, 0, NULL, NULL, NULL, 0, "URL", "S3-compatible endpoint (http(s)://host:port); keys from DNEVNIK_S3_ACCESS_KEY/SECRET_KEY"},
     {"s3-bucket", T_STR, STR_FIELD(s3_bucket), "", 0, 0, NULL, NULL, NULL, 0, "NAME", "S3 bucket for files"},
     {"s3-region", T_STR, STR_FIELD(s3_region), "us-east-1", 1, 0, NULL, NULL, NULL, 0, "REGION", "S3 region used in signatures"},
+    {"jwt-keys-file", T_STR, STR_FIELD(jwt_keys_file), "", 0, 0, NULL, NULL, "serve", 0, "FILE", "JWT keys, \"kid secret\" lines, the first signs; reread on SIGHUP (docs/security.md)"},
+    {"max-connections-per-address", T_INT, INT_FIELD(max_conns_per_addr), "256", 0, 1000000, NULL, NULL, "serve", 0, "N", "open connections from one client address; more are closed at once; 0 = no limit"},
+    {"hsts-max-age", T_INT, INT_FIELD(hsts_max_age), "0", 0, 315360000, NULL, NULL, "serve", 0, "SECONDS", "send Strict-Transport-Security with this max-age (only when clients reach us over TLS); 0 = off"},
+    {"db-replica", T_STR, STR_FIELD(db_replica), "", 0, 0, NULL, NULL, NULL, 0, "URL", "read-only PostgreSQL replica (pool) for GET routes that tolerate staleness; empty = none"},
+    {"read-your-writes", T_INT, INT_FIELD(read_your_writes_ms), "5000", 0, 600000, NULL, NULL, NULL, 0, "MS", "after a user's write, that user's reads use the primary for MS"},
+    {"redis", T_STR, STR_FIELD(redis_url), "", 0, 0, NULL, NULL, NULL, 0, "URL", "redis://HOST:PORT/DB shared by nodes (rate limits, revocations, invalidation); empty = none"},
+    {"services", T_STR, STR_FIELD(services), "auth,diary,works", 1, 0, NULL, NULL, NULL, 0, "LIST", "roles this node serves: any of auth, diary, works (comma-separated)"},
 };
 /* clang-format on */
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -383,6 +393,20 @@ typedef struct {
     const char *value;
 } flag_t;
 
+/* "scheme://user:secret@host/..." or a "password=" parameter: a secret that must not be a flag. */
+static int url_has_password(const char *v)
+{
+    const char *auth = strstr(v, "://");
+    if (strstr(v, "password=") != NULL)
+        return 1;
+    if (auth == NULL)
+        return 0;
+    auth += 3;
+    size_t n = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', n);
+    return at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL;
+}
+
 /*
  * Syntax pass over argv[1..]: every argument must be --name, --name=value or
  * --name value; nothing is applied yet because the config file, read next,
@@ -427,6 +451,11 @@ static int scan_flags(const char *command, int argc, char **argv, flag_t *flags,
             value = argv[++i];
         else {
             snprintf(err, errlen, "--%s: missing value", o->name);
+            return DN_EINVAL;
+        }
+        if (strcmp(o->name, "db") == 0 && url_has_password(value)) {
+            snprintf(err, errlen, "--db: a password on the command line is visible to every user (ps); put the URL in "
+                                  "DNEVNIK_DB or the config file, or the password in PGPASSFILE/PGPASSWORD");
             return DN_EINVAL;
         }
         flags[(*nflags)++] = (flag_t){o, value};

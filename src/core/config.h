@@ -28,15 +28,24 @@ typedef struct dn_config {
     char web_dir[512];         /* --web-dir, built web UI; "" = "web" next to the binary */
     char config_file[512];     /* --config, optional */
     int demo;                  /* --demo, seed a demo school on first start (0/1) */
+    int loop_reads;            /* --loop-reads, everyday-page reads on the event loops (SQLite, no Redis) */
     char files_backend[16];    /* --files-backend local|s3 */
     char files_dir[512];       /* --files-dir, default <data-dir>/files when empty */
     size_t file_max_size;      /* --file-max-size bytes per uploaded file, default 20 MiB */
     size_t upload_quota;       /* --upload-quota bytes per student per day, default 100 MiB */
     int upload_concurrency;    /* --upload-concurrency, uploads held at once, default 4 */
+    int cache_entries;         /* --cache-entries, hot-read cache slots, 0 = off, default 65536 */
     int files_retention_days;  /* --files-retention-days, purge files older than this, default 365 */
     char s3_endpoint[256];     /* --s3-endpoint http(s)://host:port */
     char s3_bucket[128];       /* --s3-bucket */
     char s3_region[64];        /* --s3-region, default us-east-1 */
+    char jwt_keys_file[512];   /* --jwt-keys-file, "kid secret" lines, first signs; "" = DNEVNIK_JWT_KEY or data-dir */
+    int max_conns_per_addr;    /* --max-connections-per-address, 0 = no limit, default 256 */
+    int hsts_max_age;          /* --hsts-max-age seconds, 0 = no Strict-Transport-Security (default) */
+    char db_replica[1024];     /* --db-replica, read-only replica pool URL; "" = none (src/cluster) */
+    int read_your_writes_ms;   /* --read-your-writes, ms a writer's reads stay on the primary, default 5000 */
+    char redis_url[256];       /* --redis redis://host:port/db; "" = none (src/cluster) */
+    char services[64];         /* --services auth,diary,works (default all) */
 } dn_config_t;
 
 /** Fill cfg with the built-in defaults. */

@@ -33,6 +33,8 @@ static dn_query_t q_class_teacher_of_student = {
     "SELECT 1 FROM class_students cs JOIN classes c ON c.id = cs.class_id "
     "WHERE cs.student_id = ? AND cs.to_date IS NULL AND c.class_teacher_id = ? AND c.school_id = ? LIMIT 1"};
 
+static dn_query_t q_person_roles = {"SELECT school_id FROM user_roles WHERE user_id = ?"};
+
 /* Step st past its last row: SQLite holds a read transaction while a
  * statement is unfinished, which would make a later write on this
  * connection fail with "busy". */
@@ -182,10 +184,60 @@ static int member_grants(dn_db_t *db, const dn_principal_t *p, dn_action_t act, 
     }
 }
 
+/*
+ * Personal-data actions are about a person, not a school: the person's
+ * schools come from their roles. A school admin's reach is the schools they
+ * administer: export needs one school of the person among them; anonymise
+ * (which changes the one global account) needs all of them, so an admin of
+ * one school cannot erase a person another school still serves. A teacher
+ * role grants nothing here: the journal already shows teachers what they
+ * need. 0 granted, DN_EFORBIDDEN, or a store code.
+ */
+static int person_check(dn_db_t *db, const dn_principal_t *p, dn_action_t act, const dn_resource_t *res)
+{
+    int64_t me = p->user_id, target = res == NULL ? 0 : res->user_id;
+    int rc;
+    if (target <= 0)
+        return DN_EFORBIDDEN;
+    if (act == DN_ACT_ANONYMISE_PERSON && target == me)
+        return DN_EFORBIDDEN; /* nobody erases their own account through the API */
+    if (dn_principal_is_sysadmin(p))
+        return 0;
+    if (act == DN_ACT_EXPORT_PERSON) {
+        if (target == me)
+            return 0;
+        if ((rc = EXISTS(db, &q_parent_of, me, target)) != 0)
+            return rc < 0 ? rc : 0;
+    }
+    dn_stmt_t *st = dn_db_prepare(db, &q_person_roles);
+    if (st == NULL) {
+        int code = dn_db_errcode(db);
+        return code < 0 ? code : DN_EDB;
+    }
+    if (dn_stmt_bind_int64(st, 1, target) != 0)
+        return DN_EDB;
+    int any = 0, admin_of_one = 0, admin_of_all = 1;
+    while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
+        int64_t school = dn_stmt_int64(st, 0);
+        any = 1;
+        if (school > 0 && dn_principal_has(p, DN_ROLE_ADMIN, school))
+            admin_of_one = 1;
+        else
+            admin_of_all = 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (act == DN_ACT_EXPORT_PERSON)
+        return admin_of_one ? 0 : DN_EFORBIDDEN;
+    return any && admin_of_all ? 0 : DN_EFORBIDDEN;
+}
+
 int dn_access_check(dn_db_t *db, const dn_principal_t *p, dn_action_t act, const dn_resource_t *res)
 {
     if (p == NULL)
         return DN_EUNAUTH;
+    if (act == DN_ACT_EXPORT_PERSON || act == DN_ACT_ANONYMISE_PERSON)
+        return person_check(db, p, act, res);
     /* Handing in work is personal: no administrative role does it for a student. */
     int personal = act == DN_ACT_SUBMIT_WORK;
     if (dn_principal_is_sysadmin(p) && !personal)

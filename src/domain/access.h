@@ -15,7 +15,13 @@
  *     submits work for themselves to checkpoints of their class;
  *   - parent: reads the diaries of their linked children and their classes'
  *     timetables;
- *   - nobody sees anything of a school where they hold no role.
+ *   - nobody sees anything of a school where they hold no role;
+ *   - personal data (152-FZ, see docs/privacy.md): EXPORT_PERSON for the
+ *     person themself, a parent linked to them, an admin of a school where
+ *     they hold a role, the sysadmin - never a teacher as such;
+ *     ANONYMISE_PERSON for the sysadmin, or a school admin who is admin of
+ *     EVERY school where the person holds a role (the account is global);
+ *     never for oneself.
  */
 #ifndef DN_DOMAIN_ACCESS_H
 #define DN_DOMAIN_ACCESS_H
@@ -35,6 +41,8 @@ typedef enum {
     DN_ACT_SUBMIT_WORK,       /* hand in work (student_id = caller, class_id of the checkpoint) */
     DN_ACT_OVERRIDE_CLOSED,   /* change marks of a closed term (school admin) */
     DN_ACT_SYSADMIN,          /* regions, schools, first admins */
+    DN_ACT_EXPORT_PERSON,     /* 152-FZ export of everything held about a person (user_id) */
+    DN_ACT_ANONYMISE_PERSON,  /* 152-FZ anonymisation of a person who left (user_id) */
 } dn_action_t;
 
 typedef struct dn_resource {
@@ -42,6 +50,7 @@ typedef struct dn_resource {
     int64_t class_id;   /* READ_CLASS, READ/WRITE_JOURNAL, SUBMIT_WORK */
     int64_t subject_id; /* READ/WRITE_JOURNAL */
     int64_t student_id; /* READ_STUDENT, SUBMIT_WORK */
+    int64_t user_id;    /* EXPORT/ANONYMISE_PERSON: the person (any role); school_id is not used */
 } dn_resource_t;
 
 /**

@@ -1,11 +1,13 @@
 /*
  * diary.c - the everyday read pages (contract in diary.h).
  *
- * Shape: fetch the bounded row sets with one statement each and stitch them
- * together in C (lessons of a week, marks of a week, ...), so the pages stay
- * a few indexed statements regardless of how much history a school has.
- * Grouping uses small linear maps: a week has < 60 lessons, a class < 50
- * students, so nothing here is quadratic in anything that grows.
+ * Shape: fetch the bounded row sets with one statement each into small
+ * arrays in the writer's pool, then write the page in one pass (core/jsonw.h),
+ * so the pages stay a few indexed statements regardless of how much history a
+ * school has and allocate nothing per value. Grouping: a week has < 60
+ * lessons and marks, matched linearly; a term journal's cells (up to a few
+ * thousand marks) are sorted by (lesson, student) and merged, so nothing here
+ * is quadratic in anything that grows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +18,54 @@
 #include "domain/journal.h"
 #include "domain/school.h"
 
-static json_t *opt_int(dn_stmt_t *st, int col)
+/* Column col as a number, or null for NULL. */
+static void opt_int(dn_jsonw_t *w, const char *key, dn_stmt_t *st, int col)
 {
-    return dn_stmt_is_null(st, col) ? json_null() : json_integer(dn_stmt_int64(st, col));
+    dn_jsonw_key(w, key);
+    if (dn_stmt_is_null(st, col))
+        dn_jsonw_null(w);
+    else
+        dn_jsonw_int(w, dn_stmt_int64(st, col));
 }
+
+static const char *pool_dup(h2o_mem_pool_t *pool, const char *s, size_t n)
+{
+    char *d = h2o_mem_alloc_pool(pool, n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* Column col copied into the pool (its text dies with the next step); NULL for SQL NULL. */
+static const char *col_dup(h2o_mem_pool_t *pool, dn_stmt_t *st, int col)
+{
+    if (dn_stmt_is_null(st, col))
+        return NULL;
+    size_t n;
+    const char *s = dn_stmt_text(st, col, &n);
+    return pool_dup(pool, s ? s : "", s ? n : 0);
+}
+
+/* The same, but "" for SQL NULL (as dn_stmt_str reads it). */
+static const char *col_str(h2o_mem_pool_t *pool, dn_stmt_t *st, int col)
+{
+    const char *s = col_dup(pool, st, col);
+    return s != NULL ? s : "";
+}
+
+/* Room for one more element in a pool array (doubling; old copies stay in the pool). */
+static void *grow(h2o_mem_pool_t *pool, void *arr, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : 32;
+    void *na = h2o_mem_alloc_pool(pool, ncap * size);
+    if (n)
+        memcpy(na, arr, n * size);
+    *cap = ncap;
+    return na;
+}
+#define PUSH(pool, arr, n, cap) ((arr) = grow((pool), (arr), (n), &(cap), sizeof(*(arr))), &(arr)[(n)++])
 
 /* The academic year of an ISO date: the year if the month is >= 9. */
 static int year_of(const char *date)
@@ -106,16 +152,52 @@ static dn_query_t q_week_checkpoints = {
     "w.status FROM checkpoints c JOIN subjects s ON s.id = c.subject_id LEFT JOIN works w ON w.checkpoint_id = c.id "
     "AND w.student_id = ? WHERE c.class_id = ? AND c.due_date >= ? AND c.due_date <= ? ORDER BY c.due_date, c.id"};
 
+typedef struct {
+    int64_t id, lesson_no, subject_id;
+    int weekday, cancelled;
+    const char *date, *subject, *teacher, *room, *topic, *homework, *change_note, *attendance;
+} week_lesson_t;
+
+typedef struct {
+    int64_t id, subject_id, weight, lesson_id, work_id; /* lesson_id/work_id 0 = null */
+    const char *subject, *kind, *title, *description, *due_date, *work_status;
+} week_cp_t;
+
+typedef struct {
+    int64_t id, lesson_id, checkpoint_id, value, weight; /* ids 0 = null */
+    const char *kind, *comment;
+} week_mark_t;
+
 static const char *maxd(const char *a, const char *b)
 {
     return strcmp(a, b) >= 0 ? a : b;
 }
 
-int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **out)
+static void write_mark(dn_jsonw_t *w, const week_mark_t *m)
 {
+    dn_jsonw_obj(w);
+    dn_jsonw_kint(w, "id", m->id);
+    dn_jsonw_kint(w, "value", m->value);
+    dn_jsonw_kstr(w, "kind", m->kind);
+    dn_jsonw_kint(w, "weight", m->weight);
+    dn_jsonw_kstr(w, "comment", m->comment);
+    dn_jsonw_obj_end(w);
+}
+
+static void kopt(dn_jsonw_t *w, const char *key, int64_t id)
+{
+    dn_jsonw_key(w, key);
+    if (id)
+        dn_jsonw_int(w, id);
+    else
+        dn_jsonw_null(w);
+}
+
+int dn_diary_week(dn_db_t *db, dn_jsonw_t *w, int64_t student_id, const char *date)
+{
+    h2o_mem_pool_t *pool = w->pool;
     char mon[11], sat[11], sun[11], day[11], name[256];
     int wd = dn_date_weekday(date);
-    *out = NULL;
     if (wd == 0 || dn_date_add(date, 1 - wd, mon) != 0)
         return DN_EINVAL;
     dn_date_add(mon, 5, sat);
@@ -137,13 +219,12 @@ int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **ou
     }
     if (rc < 0)
         return rc;
+    dn_stmt_finish(st);
 
-    json_t *days = json_array(), *checkpoints = json_array();
-    json_t *by_id = json_object(); /* lesson id -> lesson, checkpoint "c<id>" -> checkpoint (borrowed) */
-    for (int i = 0; i < 6; i++) {
-        dn_date_add(mon, i, day);
-        json_array_append_new(days, json_pack("{s:s, s:i, s:[]}", "date", day, "weekday", i + 1, "lessons"));
-    }
+    week_lesson_t *ls = NULL;
+    week_cp_t *cps = NULL;
+    week_mark_t *ms = NULL;
+    size_t nls = 0, cls = 0, ncps = 0, ccps = 0, nms = 0, cms = 0;
     for (int s = 0; s < nspans; s++) {
         /* lessons of this class while the student was in it */
         const char *lo = maxd(mon, spans[s].from);
@@ -151,99 +232,151 @@ int dn_diary_week(dn_db_t *db, int64_t student_id, const char *date, json_t **ou
         snprintf(hi, sizeof(hi), "%s", sat);
         if (spans[s].to[0] && strcmp(spans[s].to, sat) <= 0)
             dn_date_add(spans[s].to, -1, hi);
-        st = dn_db_prepare(db, &q_week_lessons);
-        if (st == NULL) {
-            rc = DN_EDB;
-            goto fail;
-        }
+        if ((st = dn_db_prepare(db, &q_week_lessons)) == NULL)
+            return DN_EDB;
         dn_stmt_bind_int64(st, 1, student_id);
         dn_stmt_bind_int64(st, 2, spans[s].class_id);
         dn_stmt_bind_text(st, 3, lo, -1);
         dn_stmt_bind_text(st, 4, hi, -1);
         while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
             const char *d = dn_stmt_str(st, 1);
-            int w = dn_date_weekday(d);
-            if (w < 1 || w > 6)
+            int wday = dn_date_weekday(d);
+            if (wday < 1 || wday > 6)
                 continue; /* Sunday lessons are not shown in a Mon..Sat diary */
-            json_t *l = json_pack(
-                "{s:I, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:[], s:o}", "id",
-                (json_int_t)dn_stmt_int64(st, 0), "date", d, "lesson_no", (json_int_t)dn_stmt_int64(st, 2),
-                "subject_id", (json_int_t)dn_stmt_int64(st, 12), "subject", dn_stmt_str(st, 3), "teacher",
-                dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 4), dn_stmt_str(st, 5), dn_stmt_str(st, 6)), "room",
-                dn_stmt_str(st, 7), "topic", dn_stmt_str(st, 8), "homework", dn_stmt_str(st, 9), "cancelled",
-                (int)dn_stmt_int64(st, 10), "change_note", dn_stmt_str(st, 13), "marks", "attendance",
-                dn_stmt_is_null(st, 11) ? json_null() : json_string(dn_stmt_str(st, 11)));
-            char key[32];
-            snprintf(key, sizeof(key), "%lld", (long long)dn_stmt_int64(st, 0));
-            json_object_set(by_id, key, l);
-            json_array_append_new(json_object_get(json_array_get(days, (size_t)(w - 1)), "lessons"), l);
+            week_lesson_t *l = PUSH(pool, ls, nls, cls);
+            l->id = dn_stmt_int64(st, 0);
+            l->weekday = wday;
+            l->date = col_str(pool, st, 1);
+            l->lesson_no = dn_stmt_int64(st, 2);
+            l->subject_id = dn_stmt_int64(st, 12);
+            l->subject = col_str(pool, st, 3);
+            dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 4), dn_stmt_str(st, 5), dn_stmt_str(st, 6));
+            l->teacher = pool_dup(pool, name, strlen(name));
+            l->room = col_str(pool, st, 7);
+            l->topic = col_str(pool, st, 8);
+            l->homework = col_str(pool, st, 9);
+            l->cancelled = (int)dn_stmt_int64(st, 10);
+            l->attendance = col_dup(pool, st, 11);
+            l->change_note = col_str(pool, st, 13);
         }
         if (rc < 0)
-            goto fail;
+            return rc;
         /* checkpoints due this week (Mon..Sun) */
-        st = dn_db_prepare(db, &q_week_checkpoints);
-        if (st == NULL) {
-            rc = DN_EDB;
-            goto fail;
-        }
+        if ((st = dn_db_prepare(db, &q_week_checkpoints)) == NULL)
+            return DN_EDB;
         dn_stmt_bind_int64(st, 1, student_id);
         dn_stmt_bind_int64(st, 2, spans[s].class_id);
         dn_stmt_bind_text(st, 3, mon, -1);
         dn_stmt_bind_text(st, 4, sun, -1);
         while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
-            json_t *c = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:n}", "id",
-                                  (json_int_t)dn_stmt_int64(st, 0), "subject_id", (json_int_t)dn_stmt_int64(st, 1),
-                                  "subject", dn_stmt_str(st, 2), "kind", dn_stmt_str(st, 3), "title", dn_stmt_str(st, 4),
-                                  "description", dn_stmt_str(st, 5), "due_date", dn_stmt_str(st, 6), "weight",
-                                  (json_int_t)dn_stmt_int64(st, 7), "lesson_id", opt_int(st, 8), "work_id",
-                                  opt_int(st, 9), "work_status",
-                                  dn_stmt_is_null(st, 10) ? json_null() : json_string(dn_stmt_str(st, 10)), "mark");
-            char key[32];
-            snprintf(key, sizeof(key), "c%lld", (long long)dn_stmt_int64(st, 0));
-            json_object_set(by_id, key, c);
-            json_array_append_new(checkpoints, c);
+            week_cp_t *c = PUSH(pool, cps, ncps, ccps);
+            c->id = dn_stmt_int64(st, 0);
+            c->subject_id = dn_stmt_int64(st, 1);
+            c->subject = col_str(pool, st, 2);
+            c->kind = col_str(pool, st, 3);
+            c->title = col_str(pool, st, 4);
+            c->description = col_str(pool, st, 5);
+            c->due_date = col_str(pool, st, 6);
+            c->weight = dn_stmt_int64(st, 7);
+            c->lesson_id = dn_stmt_int64(st, 8);
+            c->work_id = dn_stmt_int64(st, 9);
+            c->work_status = col_dup(pool, st, 10);
         }
         if (rc < 0)
-            goto fail;
+            return rc;
     }
     /* the student's marks of the week, attached to their lesson / checkpoint */
-    st = dn_db_prepare(db, &q_week_marks);
-    if (st == NULL) {
-        rc = DN_EDB;
-        goto fail;
-    }
+    if ((st = dn_db_prepare(db, &q_week_marks)) == NULL)
+        return DN_EDB;
     dn_stmt_bind_int64(st, 1, student_id);
     dn_stmt_bind_text(st, 2, mon, -1);
     dn_stmt_bind_text(st, 3, sun, -1);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
-        char key[32];
-        json_t *m = json_pack("{s:I, s:I, s:s, s:I, s:s}", "id", (json_int_t)dn_stmt_int64(st, 7), "value",
-                              (json_int_t)dn_stmt_int64(st, 2), "kind", dn_stmt_str(st, 3), "weight",
-                              (json_int_t)dn_stmt_int64(st, 4), "comment", dn_stmt_str(st, 5));
-        if (!dn_stmt_is_null(st, 0)) {
-            snprintf(key, sizeof(key), "%lld", (long long)dn_stmt_int64(st, 0));
-            json_t *l = json_object_get(by_id, key);
-            if (l)
-                json_array_append(json_object_get(l, "marks"), m);
-        } else if (!dn_stmt_is_null(st, 1)) {
-            snprintf(key, sizeof(key), "c%lld", (long long)dn_stmt_int64(st, 1));
-            json_t *c = json_object_get(by_id, key);
-            if (c)
-                json_object_set(c, "mark", m);
-        }
-        json_decref(m);
+        week_mark_t *m = PUSH(pool, ms, nms, cms);
+        m->lesson_id = dn_stmt_int64(st, 0);
+        m->checkpoint_id = dn_stmt_int64(st, 1);
+        m->value = dn_stmt_int64(st, 2);
+        m->kind = col_str(pool, st, 3);
+        m->weight = dn_stmt_int64(st, 4);
+        m->comment = col_str(pool, st, 5);
+        m->id = dn_stmt_int64(st, 7);
     }
     if (rc < 0)
-        goto fail;
-    json_decref(by_id);
-    *out = json_pack("{s:I, s:s, s:s, s:o, s:o}", "student_id", (json_int_t)student_id, "week_start", mon, "week_end",
-                     sat, "days", days, "checkpoints", checkpoints);
+        return rc;
+
+    dn_jsonw_obj(w);
+    dn_jsonw_kint(w, "student_id", student_id);
+    dn_jsonw_kstr(w, "week_start", mon);
+    dn_jsonw_kstr(w, "week_end", sat);
+    dn_jsonw_key(w, "days");
+    dn_jsonw_arr(w);
+    for (int i = 0; i < 6; i++) {
+        dn_date_add(mon, i, day);
+        dn_jsonw_obj(w);
+        dn_jsonw_kstr(w, "date", day);
+        dn_jsonw_kint(w, "weekday", i + 1);
+        dn_jsonw_key(w, "lessons");
+        dn_jsonw_arr(w);
+        for (size_t k = 0; k < nls; k++) {
+            const week_lesson_t *l = &ls[k];
+            if (l->weekday != i + 1)
+                continue;
+            dn_jsonw_obj(w);
+            dn_jsonw_kint(w, "id", l->id);
+            dn_jsonw_kstr(w, "date", l->date);
+            dn_jsonw_kint(w, "lesson_no", l->lesson_no);
+            dn_jsonw_kint(w, "subject_id", l->subject_id);
+            dn_jsonw_kstr(w, "subject", l->subject);
+            dn_jsonw_kstr(w, "teacher", l->teacher);
+            dn_jsonw_kstr(w, "room", l->room);
+            dn_jsonw_kstr(w, "topic", l->topic);
+            dn_jsonw_kstr(w, "homework", l->homework);
+            dn_jsonw_kbool(w, "cancelled", l->cancelled);
+            dn_jsonw_kstr(w, "change_note", l->change_note);
+            dn_jsonw_key(w, "marks");
+            dn_jsonw_arr(w);
+            for (size_t j = 0; j < nms; j++)
+                if (ms[j].lesson_id == l->id)
+                    write_mark(w, &ms[j]);
+            dn_jsonw_arr_end(w);
+            dn_jsonw_kstr(w, "attendance", l->attendance); /* NULL: null */
+            dn_jsonw_obj_end(w);
+        }
+        dn_jsonw_arr_end(w);
+        dn_jsonw_obj_end(w);
+    }
+    dn_jsonw_arr_end(w);
+    dn_jsonw_key(w, "checkpoints");
+    dn_jsonw_arr(w);
+    for (size_t k = 0; k < ncps; k++) {
+        const week_cp_t *c = &cps[k];
+        dn_jsonw_obj(w);
+        dn_jsonw_kint(w, "id", c->id);
+        dn_jsonw_kint(w, "subject_id", c->subject_id);
+        dn_jsonw_kstr(w, "subject", c->subject);
+        dn_jsonw_kstr(w, "kind", c->kind);
+        dn_jsonw_kstr(w, "title", c->title);
+        dn_jsonw_kstr(w, "description", c->description);
+        dn_jsonw_kstr(w, "due_date", c->due_date);
+        dn_jsonw_kint(w, "weight", c->weight);
+        kopt(w, "lesson_id", c->lesson_id);
+        kopt(w, "work_id", c->work_id);
+        dn_jsonw_kstr(w, "work_status", c->work_status);
+        /* a checkpoint's mark: the last one of the week wins, as before */
+        const week_mark_t *mark = NULL;
+        for (size_t j = 0; j < nms; j++)
+            if (ms[j].lesson_id == 0 && ms[j].checkpoint_id == c->id)
+                mark = &ms[j];
+        dn_jsonw_key(w, "mark");
+        if (mark)
+            write_mark(w, mark);
+        else
+            dn_jsonw_null(w);
+        dn_jsonw_obj_end(w);
+    }
+    dn_jsonw_arr_end(w);
+    dn_jsonw_obj_end(w);
     return 0;
-fail:
-    json_decref(by_id);
-    json_decref(days);
-    json_decref(checkpoints);
-    return rc;
 }
 
 /* ------------------------------------------------------------ marks of a term */
@@ -258,14 +391,7 @@ static dn_query_t q_student_term_marks = {
     "SELECT t.subject_id, s.name, t.value FROM term_marks t JOIN subjects s ON s.id = t.subject_id "
     "WHERE t.student_id = ? AND t.year_start = ? AND t.period = ?"};
 
-typedef struct {
-    char from[11], to[11];
-    int year_start, number;
-    int64_t school_id;
-    int closed;
-} term_t;
-
-static int load_term(dn_db_t *db, int64_t term_id, term_t *t, json_t **json)
+int dn_diary_term(dn_db_t *db, int64_t term_id, dn_diary_term_t *t)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_term_row);
     if (st == NULL)
@@ -274,103 +400,149 @@ static int load_term(dn_db_t *db, int64_t term_id, term_t *t, json_t **json)
     int rc = dn_stmt_step_one(st);
     if (rc != 0)
         return rc;
+    t->id = term_id;
     t->school_id = dn_stmt_int64(st, 1);
     t->year_start = (int)dn_stmt_int64(st, 2);
     t->number = (int)dn_stmt_int64(st, 3);
-    snprintf(t->from, 11, "%s", dn_stmt_str(st, 4));
-    snprintf(t->to, 11, "%s", dn_stmt_str(st, 5));
+    snprintf(t->starts_on, sizeof(t->starts_on), "%s", dn_stmt_str(st, 4));
+    snprintf(t->ends_on, sizeof(t->ends_on), "%s", dn_stmt_str(st, 5));
     t->closed = !dn_stmt_is_null(st, 6);
     dn_stmt_finish(st);
-    *json = json_pack("{s:I, s:i, s:i, s:s, s:s, s:b}", "id", (json_int_t)term_id, "year_start", t->year_start,
-                      "number", t->number, "starts_on", t->from, "ends_on", t->to, "closed", t->closed);
     return 0;
 }
 
-/* Sets average / sum fields on a subject or student entry. */
-static void set_average(json_t *o, int64_t svw, int64_t sw)
+static void write_term(dn_jsonw_t *w, const dn_diary_term_t *t)
 {
-    json_object_set_new(o, "average", sw ? json_real(dn_journal_average_from_sums(svw, sw)) : json_null());
-    json_object_set_new(o, "sum_weighted", json_integer(svw));
-    json_object_set_new(o, "sum_weights", json_integer(sw));
+    dn_jsonw_key(w, "term");
+    dn_jsonw_obj(w);
+    dn_jsonw_kint(w, "id", t->id);
+    dn_jsonw_kint(w, "year_start", t->year_start);
+    dn_jsonw_kint(w, "number", t->number);
+    dn_jsonw_kstr(w, "starts_on", t->starts_on);
+    dn_jsonw_kstr(w, "ends_on", t->ends_on);
+    dn_jsonw_kbool(w, "closed", t->closed);
+    dn_jsonw_obj_end(w);
 }
 
-int dn_diary_marks(dn_db_t *db, int64_t student_id, int64_t school_id, int64_t term_id, json_t **out)
+/* The average / sum members of a subject or student entry. */
+static void write_average(dn_jsonw_t *w, int64_t svw, int64_t sw)
 {
-    term_t t;
-    json_t *term = NULL, *subjects = json_array(), *by_subject = json_object();
-    int rc = load_term(db, term_id, &t, &term);
-    *out = NULL;
-    if (rc == 0 && t.school_id != school_id)
-        rc = DN_ENOTFOUND;
-    if (rc != 0)
-        goto fail;
-    dn_stmt_t *st = dn_db_prepare(db, &q_student_marks);
-    if (st == NULL) {
-        rc = DN_EDB;
-        goto fail;
+    dn_jsonw_key(w, "average");
+    if (sw)
+        dn_jsonw_real(w, dn_journal_average_from_sums(svw, sw));
+    else
+        dn_jsonw_null(w);
+    dn_jsonw_kint(w, "sum_weighted", svw);
+    dn_jsonw_kint(w, "sum_weights", sw);
+}
+
+typedef struct {
+    int64_t subject_id, value;
+    const char *subject;
+    int used; /* written with the subject's marks */
+} term_mark_t;
+
+/* Closes a subject entry: its marks array, term mark and averages. */
+static void end_subject(dn_jsonw_t *w, term_mark_t *tms, size_t ntms, int64_t sid, int64_t svw, int64_t sw)
+{
+    dn_jsonw_arr_end(w);
+    dn_jsonw_key(w, "term_mark");
+    term_mark_t *tm = NULL;
+    for (size_t i = 0; i < ntms; i++)
+        if (tms[i].subject_id == sid)
+            tm = &tms[i];
+    if (tm) {
+        dn_jsonw_int(w, tm->value);
+        tm->used = 1;
+    } else {
+        dn_jsonw_null(w);
     }
+    write_average(w, svw, sw);
+    dn_jsonw_obj_end(w);
+}
+
+int dn_diary_marks(dn_db_t *db, dn_jsonw_t *w, int64_t student_id, int64_t school_id, const dn_diary_term_t *t)
+{
+    h2o_mem_pool_t *pool = w->pool;
+    int rc;
+    if (t->school_id != school_id)
+        return DN_ENOTFOUND;
+    /* term marks first (a handful), so each subject can be closed as its marks end */
+    dn_stmt_t *st = dn_db_prepare(db, &q_student_term_marks);
+    if (st == NULL)
+        return DN_EDB;
     dn_stmt_bind_int64(st, 1, student_id);
-    dn_stmt_bind_int64(st, 2, term_id);
-    json_t *cur = NULL;
+    dn_stmt_bind_int64(st, 2, t->year_start);
+    dn_stmt_bind_int64(st, 3, t->number);
+    term_mark_t *tms = NULL;
+    size_t ntms = 0, ctms = 0;
+    while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
+        term_mark_t *tm = PUSH(pool, tms, ntms, ctms);
+        tm->subject_id = dn_stmt_int64(st, 0);
+        tm->subject = col_str(pool, st, 1);
+        tm->value = dn_stmt_int64(st, 2);
+        tm->used = 0;
+    }
+    if (rc < 0)
+        return rc;
+
+    if ((st = dn_db_prepare(db, &q_student_marks)) == NULL)
+        return DN_EDB;
+    dn_stmt_bind_int64(st, 1, student_id);
+    dn_stmt_bind_int64(st, 2, t->id);
+    dn_jsonw_obj(w);
+    dn_jsonw_kint(w, "student_id", student_id);
+    write_term(w, t);
+    dn_jsonw_key(w, "subjects");
+    dn_jsonw_arr(w);
+    int open = 0;
     int64_t cur_id = 0, svw = 0, sw = 0;
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
         int64_t sid = dn_stmt_int64(st, 0);
-        if (cur == NULL || sid != cur_id) {
-            if (cur)
-                set_average(cur, svw, sw);
-            cur = json_pack("{s:I, s:s, s:[], s:n}", "subject_id", (json_int_t)sid, "subject", dn_stmt_str(st, 1),
-                            "marks", "term_mark");
-            json_array_append_new(subjects, cur);
-            char key[24];
-            snprintf(key, sizeof(key), "%lld", (long long)sid);
-            json_object_set(by_subject, key, cur);
-            cur_id = sid, svw = 0, sw = 0;
+        if (!open || sid != cur_id) {
+            if (open)
+                end_subject(w, tms, ntms, cur_id, svw, sw);
+            dn_jsonw_obj(w);
+            dn_jsonw_kint(w, "subject_id", sid);
+            dn_jsonw_kstr(w, "subject", dn_stmt_str(st, 1));
+            dn_jsonw_key(w, "marks");
+            dn_jsonw_arr(w);
+            open = 1, cur_id = sid, svw = 0, sw = 0;
         }
-        int64_t v = dn_stmt_int64(st, 3), w = dn_stmt_int64(st, 4);
-        svw += v * w;
-        sw += w;
-        json_array_append_new(json_object_get(cur, "marks"),
-                              json_pack("{s:I, s:s, s:I, s:I, s:s, s:s, s:o, s:o}", "id",
-                                        (json_int_t)dn_stmt_int64(st, 9), "date", dn_stmt_str(st, 2), "value",
-                                        (json_int_t)v, "weight", (json_int_t)w, "kind", dn_stmt_str(st, 5), "comment",
-                                        dn_stmt_str(st, 6), "lesson_id", opt_int(st, 7), "checkpoint_id",
-                                        opt_int(st, 8)));
-    }
-    if (cur)
-        set_average(cur, svw, sw);
-    if (rc < 0)
-        goto fail;
-    st = dn_db_prepare(db, &q_student_term_marks);
-    if (st == NULL) {
-        rc = DN_EDB;
-        goto fail;
-    }
-    dn_stmt_bind_int64(st, 1, student_id);
-    dn_stmt_bind_int64(st, 2, t.year_start);
-    dn_stmt_bind_int64(st, 3, t.number);
-    while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
-        char key[24];
-        snprintf(key, sizeof(key), "%lld", (long long)dn_stmt_int64(st, 0));
-        json_t *s = json_object_get(by_subject, key);
-        if (s == NULL) { /* a term mark without marks this term */
-            s = json_pack("{s:I, s:s, s:[], s:n, s:I, s:I}", "subject_id", (json_int_t)dn_stmt_int64(st, 0), "subject",
-                          dn_stmt_str(st, 1), "marks", "average", "sum_weighted", (json_int_t)0, "sum_weights",
-                          (json_int_t)0);
-            json_array_append_new(subjects, s);
-            json_object_set(by_subject, key, s);
-        }
-        json_object_set_new(s, "term_mark", json_integer(dn_stmt_int64(st, 2)));
+        int64_t v = dn_stmt_int64(st, 3), wt = dn_stmt_int64(st, 4);
+        svw += v * wt;
+        sw += wt;
+        dn_jsonw_obj(w);
+        dn_jsonw_kint(w, "id", dn_stmt_int64(st, 9));
+        dn_jsonw_kstr(w, "date", dn_stmt_str(st, 2));
+        dn_jsonw_kint(w, "value", v);
+        dn_jsonw_kint(w, "weight", wt);
+        dn_jsonw_kstr(w, "kind", dn_stmt_str(st, 5));
+        dn_jsonw_kstr(w, "comment", dn_stmt_str(st, 6));
+        opt_int(w, "lesson_id", st, 7);
+        opt_int(w, "checkpoint_id", st, 8);
+        dn_jsonw_obj_end(w);
     }
     if (rc < 0)
-        goto fail;
-    json_decref(by_subject);
-    *out = json_pack("{s:I, s:o, s:o}", "student_id", (json_int_t)student_id, "term", term, "subjects", subjects);
+        return rc;
+    if (open)
+        end_subject(w, tms, ntms, cur_id, svw, sw);
+    for (size_t i = 0; i < ntms; i++) { /* a term mark without marks this term */
+        if (tms[i].used)
+            continue;
+        dn_jsonw_obj(w);
+        dn_jsonw_kint(w, "subject_id", tms[i].subject_id);
+        dn_jsonw_kstr(w, "subject", tms[i].subject);
+        dn_jsonw_key(w, "marks");
+        dn_jsonw_arr(w);
+        dn_jsonw_arr_end(w);
+        dn_jsonw_kint(w, "term_mark", tms[i].value);
+        write_average(w, 0, 0);
+        dn_jsonw_obj_end(w);
+    }
+    dn_jsonw_arr_end(w);
+    dn_jsonw_obj_end(w);
     return 0;
-fail:
-    json_decref(term);
-    json_decref(subjects);
-    json_decref(by_subject);
-    return rc;
 }
 
 /* ------------------------------------------------------------ class journal */
@@ -389,131 +561,242 @@ static dn_query_t q_journal_att = {
     "SELECT a.lesson_id, a.student_id, a.status FROM lessons l JOIN attendance a ON a.lesson_id = l.id WHERE "
     "l.class_id = ? AND l.subject_id = ? AND l.date >= ? AND l.date <= ?"};
 
-static json_t *cell(json_t *cells, int64_t lesson_id, int64_t student_id)
+typedef struct {
+    int64_t id, svw, sw;
+} jstudent_t;
+
+typedef struct {
+    int64_t id, student_id, lesson_id, checkpoint_id, value, weight; /* lesson/checkpoint 0 = null */
+    const char *kind, *comment, *date;
+    size_t seq; /* row order (date, id), kept through the sort */
+} jmark_t;
+
+typedef struct {
+    int64_t lesson_id, student_id;
+    const char *status;
+} jatt_t;
+
+static int cmp_cell_mark(const void *a, const void *b)
+{
+    const jmark_t *x = a, *y = b;
+    if (x->lesson_id != y->lesson_id)
+        return x->lesson_id < y->lesson_id ? -1 : 1;
+    if (x->student_id != y->student_id)
+        return x->student_id < y->student_id ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int cmp_att(const void *a, const void *b)
+{
+    const jatt_t *x = a, *y = b;
+    if (x->lesson_id != y->lesson_id)
+        return x->lesson_id < y->lesson_id ? -1 : 1;
+    return x->student_id < y->student_id ? -1 : x->student_id > y->student_id;
+}
+
+static int cmp_student_id(const void *a, const void *b)
+{
+    const jstudent_t *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* (lesson, student) order of a mark or an attendance row. */
+static int cell_cmp(int64_t l1, int64_t s1, int64_t l2, int64_t s2)
+{
+    if (l1 != l2)
+        return l1 < l2 ? -1 : 1;
+    return s1 < s2 ? -1 : s1 > s2;
+}
+
+static void write_cell_key(dn_jsonw_t *w, int64_t lesson_id, int64_t student_id)
 {
     char key[48];
     snprintf(key, sizeof(key), "%lld:%lld", (long long)lesson_id, (long long)student_id);
-    json_t *c = json_object_get(cells, key);
-    if (c == NULL) {
-        c = json_pack("{s:[], s:n}", "marks", "attendance");
-        json_object_set_new(cells, key, c);
-    }
-    return c;
+    dn_jsonw_key(w, key);
 }
 
-int dn_diary_class_journal(dn_db_t *db, int64_t school_id, int64_t class_id, int64_t subject_id, int64_t term_id,
-                           json_t **out)
+int dn_diary_class_journal(dn_db_t *db, dn_jsonw_t *w, int64_t school_id, int64_t class_id, int64_t subject_id,
+                           const dn_diary_term_t *t)
 {
-    term_t t;
+    h2o_mem_pool_t *pool = w->pool;
     char name[256];
-    json_t *term = NULL, *students = json_array(), *lessons = json_array(), *cells = json_object();
-    json_t *cpmarks = json_array(), *averages = json_object();
-    int rc = load_term(db, term_id, &t, &term);
-    *out = NULL;
-    if (rc == 0 && t.school_id != school_id)
-        rc = DN_ENOTFOUND;
-    if (rc != 0)
-        goto fail;
-    dn_stmt_t *st = dn_db_prepare(db, &q_journal_students);
-    if (st == NULL) {
-        rc = DN_EDB;
-        goto fail;
-    }
+    int rc;
+    if (t->school_id != school_id)
+        return DN_ENOTFOUND;
+
+    /* marks and attendance first: the students' averages come from the marks */
+    dn_stmt_t *st = dn_db_prepare(db, &q_journal_marks);
+    if (st == NULL)
+        return DN_EDB;
     dn_stmt_bind_int64(st, 1, class_id);
-    dn_stmt_bind_text(st, 2, t.to, -1);
-    dn_stmt_bind_text(st, 3, t.from, -1);
-    int64_t last = 0;
+    dn_stmt_bind_int64(st, 2, subject_id);
+    dn_stmt_bind_int64(st, 3, t->id);
+    jmark_t *ms = NULL;
+    size_t nms = 0, cms = 0;
+    while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
+        jmark_t *m = PUSH(pool, ms, nms, cms);
+        m->seq = nms;
+        m->id = dn_stmt_int64(st, 0);
+        m->student_id = dn_stmt_int64(st, 1);
+        m->lesson_id = dn_stmt_int64(st, 2);
+        m->checkpoint_id = dn_stmt_int64(st, 3);
+        m->value = dn_stmt_int64(st, 4);
+        m->kind = col_str(pool, st, 5);
+        m->weight = dn_stmt_int64(st, 6);
+        m->comment = col_str(pool, st, 7);
+        m->date = col_str(pool, st, 8);
+    }
+    if (rc < 0)
+        return rc;
+    if ((st = dn_db_prepare(db, &q_journal_att)) == NULL)
+        return DN_EDB;
+    dn_stmt_bind_int64(st, 1, class_id);
+    dn_stmt_bind_int64(st, 2, subject_id);
+    dn_stmt_bind_text(st, 3, t->starts_on, -1);
+    dn_stmt_bind_text(st, 4, t->ends_on, -1);
+    jatt_t *as = NULL;
+    size_t nas = 0, cas = 0;
+    while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
+        jatt_t *a = PUSH(pool, as, nas, cas);
+        a->lesson_id = dn_stmt_int64(st, 0);
+        a->student_id = dn_stmt_int64(st, 1);
+        a->status = col_str(pool, st, 2);
+    }
+    if (rc < 0)
+        return rc;
+
+    dn_jsonw_obj(w);
+    dn_jsonw_kint(w, "class_id", class_id);
+    dn_jsonw_kint(w, "subject_id", subject_id);
+    write_term(w, t);
+
+    if ((st = dn_db_prepare(db, &q_journal_students)) == NULL)
+        return DN_EDB;
+    dn_stmt_bind_int64(st, 1, class_id);
+    dn_stmt_bind_text(st, 2, t->ends_on, -1);
+    dn_stmt_bind_text(st, 3, t->starts_on, -1);
+    jstudent_t *ss = NULL;
+    size_t nss = 0, css = 0;
+    dn_jsonw_key(w, "students");
+    dn_jsonw_arr(w);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
         int64_t id = dn_stmt_int64(st, 0);
-        if (id == last)
+        if (nss > 0 && ss[nss - 1].id == id)
             continue; /* left and came back within the term */
-        last = id;
-        json_array_append_new(students, json_pack("{s:I, s:s}", "id", (json_int_t)id, "name",
-                                                  dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 1),
-                                                                       dn_stmt_str(st, 2), dn_stmt_str(st, 3))));
-        char key[24];
-        snprintf(key, sizeof(key), "%lld", (long long)id);
-        json_t *a = json_object();
-        set_average(a, 0, 0);
-        json_object_set_new(averages, key, a);
+        *PUSH(pool, ss, nss, css) = (jstudent_t){id, 0, 0};
+        dn_jsonw_obj(w);
+        dn_jsonw_kint(w, "id", id);
+        dn_jsonw_kstr(w, "name", dn_journal_full_name(name, sizeof(name), dn_stmt_str(st, 1), dn_stmt_str(st, 2),
+                                                      dn_stmt_str(st, 3)));
+        dn_jsonw_obj_end(w);
     }
     if (rc < 0)
-        goto fail;
-    st = dn_db_prepare(db, &q_journal_lessons);
-    if (st == NULL) {
-        rc = DN_EDB;
-        goto fail;
-    }
+        return rc;
+    dn_jsonw_arr_end(w);
+
+    if ((st = dn_db_prepare(db, &q_journal_lessons)) == NULL)
+        return DN_EDB;
     dn_stmt_bind_int64(st, 1, class_id);
     dn_stmt_bind_int64(st, 2, subject_id);
-    dn_stmt_bind_text(st, 3, t.from, -1);
-    dn_stmt_bind_text(st, 4, t.to, -1);
-    while ((rc = dn_stmt_step(st)) == DN_DB_ROW)
-        json_array_append_new(lessons, json_pack("{s:I, s:s, s:I, s:s, s:s, s:b}", "id",
-                                                 (json_int_t)dn_stmt_int64(st, 0), "date", dn_stmt_str(st, 1),
-                                                 "lesson_no", (json_int_t)dn_stmt_int64(st, 2), "topic",
-                                                 dn_stmt_str(st, 3), "homework", dn_stmt_str(st, 4), "cancelled",
-                                                 (int)dn_stmt_int64(st, 5)));
-    if (rc < 0)
-        goto fail;
-    st = dn_db_prepare(db, &q_journal_marks);
-    if (st == NULL) {
-        rc = DN_EDB;
-        goto fail;
-    }
-    dn_stmt_bind_int64(st, 1, class_id);
-    dn_stmt_bind_int64(st, 2, subject_id);
-    dn_stmt_bind_int64(st, 3, term_id);
+    dn_stmt_bind_text(st, 3, t->starts_on, -1);
+    dn_stmt_bind_text(st, 4, t->ends_on, -1);
+    dn_jsonw_key(w, "lessons");
+    dn_jsonw_arr(w);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
-        int64_t sid = dn_stmt_int64(st, 1), v = dn_stmt_int64(st, 4), w = dn_stmt_int64(st, 6);
-        json_t *m = json_pack("{s:I, s:I, s:s, s:I, s:s}", "id", (json_int_t)dn_stmt_int64(st, 0), "value",
-                              (json_int_t)v, "kind", dn_stmt_str(st, 5), "weight", (json_int_t)w, "comment",
-                              dn_stmt_str(st, 7));
-        if (!dn_stmt_is_null(st, 2)) {
-            json_array_append_new(json_object_get(cell(cells, dn_stmt_int64(st, 2), sid), "marks"), m);
-        } else {
-            json_object_set_new(m, "student_id", json_integer(sid));
-            json_object_set_new(m, "checkpoint_id", opt_int(st, 3));
-            json_object_set_new(m, "date", json_string(dn_stmt_str(st, 8)));
-            json_array_append_new(cpmarks, m);
+        dn_jsonw_obj(w);
+        dn_jsonw_kint(w, "id", dn_stmt_int64(st, 0));
+        dn_jsonw_kstr(w, "date", dn_stmt_str(st, 1));
+        dn_jsonw_kint(w, "lesson_no", dn_stmt_int64(st, 2));
+        dn_jsonw_kstr(w, "topic", dn_stmt_str(st, 3));
+        dn_jsonw_kstr(w, "homework", dn_stmt_str(st, 4));
+        dn_jsonw_kbool(w, "cancelled", (int)dn_stmt_int64(st, 5));
+        dn_jsonw_obj_end(w);
+    }
+    if (rc < 0)
+        return rc;
+    dn_jsonw_arr_end(w);
+
+    /* averages per student over all marks (lesson and checkpoint), looked up by id */
+    jstudent_t *by_id = h2o_mem_alloc_pool(pool, (nss ? nss : 1) * sizeof(*by_id));
+    if (nss) /* ss is NULL for a class without students: memcpy/qsort must not see NULL */
+        memcpy(by_id, ss, nss * sizeof(*ss));
+    qsort(by_id, nss, sizeof(*by_id), cmp_student_id);
+    for (size_t i = 0; i < nms; i++) {
+        jstudent_t *s = bsearch(&(jstudent_t){ms[i].student_id, 0, 0}, by_id, nss, sizeof(*by_id), cmp_student_id);
+        if (s) {
+            s->svw += ms[i].value * ms[i].weight;
+            s->sw += ms[i].weight;
         }
+    }
+
+    /* cells: lesson marks and attendance merged in (lesson, student) order */
+    size_t nlm = 0;
+    jmark_t *lm = h2o_mem_alloc_pool(pool, (nms ? nms : 1) * sizeof(*lm));
+    for (size_t i = 0; i < nms; i++)
+        if (ms[i].lesson_id != 0)
+            lm[nlm++] = ms[i];
+    qsort(lm, nlm, sizeof(*lm), cmp_cell_mark);
+    if (nas) /* as is NULL when nobody was absent (found by tests/fuzz/api_json.c, UBSan) */
+        qsort(as, nas, sizeof(*as), cmp_att);
+    dn_jsonw_key(w, "cells");
+    dn_jsonw_obj(w);
+    size_t i = 0, j = 0;
+    while (i < nlm || j < nas) {
+        int64_t l, s;
+        int mark_first = j >= nas ||
+                         (i < nlm && cell_cmp(lm[i].lesson_id, lm[i].student_id, as[j].lesson_id, as[j].student_id) <= 0);
+        if (mark_first)
+            l = lm[i].lesson_id, s = lm[i].student_id;
+        else
+            l = as[j].lesson_id, s = as[j].student_id;
+        write_cell_key(w, l, s);
+        dn_jsonw_obj(w);
+        dn_jsonw_key(w, "marks");
+        dn_jsonw_arr(w);
+        for (; i < nlm && lm[i].lesson_id == l && lm[i].student_id == s; i++)
+            write_mark(w, &(week_mark_t){lm[i].id, l, 0, lm[i].value, lm[i].weight, lm[i].kind, lm[i].comment});
+        dn_jsonw_arr_end(w);
+        const char *status = NULL;
+        for (; j < nas && as[j].lesson_id == l && as[j].student_id == s; j++)
+            status = as[j].status;
+        dn_jsonw_kstr(w, "attendance", status);
+        dn_jsonw_obj_end(w);
+    }
+    dn_jsonw_obj_end(w);
+
+    dn_jsonw_key(w, "checkpoint_marks");
+    dn_jsonw_arr(w);
+    for (size_t k = 0; k < nms; k++) {
+        const jmark_t *m = &ms[k];
+        if (m->lesson_id != 0)
+            continue;
+        dn_jsonw_obj(w);
+        dn_jsonw_kint(w, "id", m->id);
+        dn_jsonw_kint(w, "value", m->value);
+        dn_jsonw_kstr(w, "kind", m->kind);
+        dn_jsonw_kint(w, "weight", m->weight);
+        dn_jsonw_kstr(w, "comment", m->comment);
+        dn_jsonw_kint(w, "student_id", m->student_id);
+        kopt(w, "checkpoint_id", m->checkpoint_id);
+        dn_jsonw_kstr(w, "date", m->date);
+        dn_jsonw_obj_end(w);
+    }
+    dn_jsonw_arr_end(w);
+
+    dn_jsonw_key(w, "averages");
+    dn_jsonw_obj(w);
+    for (size_t k = 0; k < nss; k++) {
+        const jstudent_t *s = bsearch(&ss[k], by_id, nss, sizeof(*by_id), cmp_student_id);
         char key[24];
-        snprintf(key, sizeof(key), "%lld", (long long)sid);
-        json_t *a = json_object_get(averages, key);
-        if (a) {
-            int64_t svw = json_integer_value(json_object_get(a, "sum_weighted")) + v * w;
-            int64_t sw = json_integer_value(json_object_get(a, "sum_weights")) + w;
-            set_average(a, svw, sw);
-        }
+        snprintf(key, sizeof(key), "%lld", (long long)ss[k].id);
+        dn_jsonw_key(w, key);
+        dn_jsonw_obj(w);
+        write_average(w, s->svw, s->sw);
+        dn_jsonw_obj_end(w);
     }
-    if (rc < 0)
-        goto fail;
-    st = dn_db_prepare(db, &q_journal_att);
-    if (st == NULL) {
-        rc = DN_EDB;
-        goto fail;
-    }
-    dn_stmt_bind_int64(st, 1, class_id);
-    dn_stmt_bind_int64(st, 2, subject_id);
-    dn_stmt_bind_text(st, 3, t.from, -1);
-    dn_stmt_bind_text(st, 4, t.to, -1);
-    while ((rc = dn_stmt_step(st)) == DN_DB_ROW)
-        json_object_set_new(cell(cells, dn_stmt_int64(st, 0), dn_stmt_int64(st, 1)), "attendance",
-                            json_string(dn_stmt_str(st, 2)));
-    if (rc < 0)
-        goto fail;
-    *out = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "class_id", (json_int_t)class_id, "subject_id",
-                     (json_int_t)subject_id, "term", term, "students", students, "lessons", lessons, "cells", cells,
-                     "checkpoint_marks", cpmarks, "averages", averages);
+    dn_jsonw_obj_end(w);
+    dn_jsonw_obj_end(w);
     return 0;
-fail:
-    json_decref(term);
-    json_decref(students);
-    json_decref(lessons);
-    json_decref(cells);
-    json_decref(cpmarks);
-    json_decref(averages);
-    return rc;
 }
 
 /* ------------------------------------------------------------ teacher's day */
@@ -523,33 +806,70 @@ static dn_query_t q_teacher_day = {
     "l.homework, l.cancelled, l.subgroup FROM lessons l JOIN classes c ON c.id = l.class_id JOIN subjects s ON "
     "s.id = l.subject_id WHERE l.teacher_id = ? AND l.date = ? ORDER BY l.lesson_no, l.id"};
 
-int dn_diary_teacher_day(dn_db_t *db, int64_t teacher_id, const char *date, json_t **out)
+typedef struct {
+    int64_t id, school_id, class_id, subject_id, lesson_no;
+    int cancelled;
+    char cname[32];
+    const char *subject, *room, *topic, *homework, *subgroup;
+} tday_t;
+
+int dn_diary_teacher_day(dn_db_t *db, dn_jsonw_t *w, int64_t teacher_id, const char *date,
+                         int (*keep)(void *arg, int64_t school_id), void *arg)
 {
-    *out = NULL;
+    h2o_mem_pool_t *pool = w->pool;
     dn_stmt_t *st = dn_db_prepare(db, &q_teacher_day);
     if (st == NULL)
         return DN_EDB;
     dn_stmt_bind_int64(st, 1, teacher_id);
     dn_stmt_bind_text(st, 2, date, -1);
-    json_t *items = json_array();
+    tday_t *ls = NULL;
+    size_t n = 0, cap = 0;
     int rc, year = year_of(date);
     while ((rc = dn_stmt_step(st)) == DN_DB_ROW) {
-        char cname[32];
-        dn_class_name((int)dn_stmt_int64(st, 3), dn_stmt_str(st, 4), year, cname, sizeof(cname));
-        const char *topic = dn_stmt_str(st, 9), *hw = dn_stmt_str(st, 10);
-        json_array_append_new(
-            items, json_pack("{s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:b, s:b, s:b, s:s}", "id",
-                             (json_int_t)dn_stmt_int64(st, 0), "school_id", (json_int_t)dn_stmt_int64(st, 1),
-                             "class_id", (json_int_t)dn_stmt_int64(st, 2), "class", cname, "subject_id",
-                             (json_int_t)dn_stmt_int64(st, 5), "subject", dn_stmt_str(st, 6), "lesson_no",
-                             (json_int_t)dn_stmt_int64(st, 7), "room", dn_stmt_str(st, 8), "topic", topic, "homework",
-                             hw, "cancelled", (int)dn_stmt_int64(st, 11), "topic_filled", topic[0] != '\0',
-                             "homework_filled", hw[0] != '\0', "subgroup", dn_stmt_str(st, 12)));
+        tday_t *l = PUSH(pool, ls, n, cap);
+        l->id = dn_stmt_int64(st, 0);
+        l->school_id = dn_stmt_int64(st, 1);
+        l->class_id = dn_stmt_int64(st, 2);
+        dn_class_name((int)dn_stmt_int64(st, 3), dn_stmt_str(st, 4), year, l->cname, sizeof(l->cname));
+        l->subject_id = dn_stmt_int64(st, 5);
+        l->subject = col_str(pool, st, 6);
+        l->lesson_no = dn_stmt_int64(st, 7);
+        l->room = col_str(pool, st, 8);
+        l->topic = col_str(pool, st, 9);
+        l->homework = col_str(pool, st, 10);
+        l->cancelled = (int)dn_stmt_int64(st, 11);
+        l->subgroup = col_str(pool, st, 12);
     }
-    if (rc < 0) {
-        json_decref(items);
+    if (rc < 0)
         return rc;
+    /* keep() may run statements of its own: only after this one has ended */
+    dn_jsonw_obj(w);
+    dn_jsonw_kstr(w, "date", date);
+    dn_jsonw_key(w, "items");
+    dn_jsonw_arr(w);
+    for (size_t i = 0; i < n; i++) {
+        const tday_t *l = &ls[i];
+        if (keep != NULL && !keep(arg, l->school_id))
+            continue;
+        const char *topic = l->topic, *hw = l->homework;
+        dn_jsonw_obj(w);
+        dn_jsonw_kint(w, "id", l->id);
+        dn_jsonw_kint(w, "school_id", l->school_id);
+        dn_jsonw_kint(w, "class_id", l->class_id);
+        dn_jsonw_kstr(w, "class", l->cname);
+        dn_jsonw_kint(w, "subject_id", l->subject_id);
+        dn_jsonw_kstr(w, "subject", l->subject);
+        dn_jsonw_kint(w, "lesson_no", l->lesson_no);
+        dn_jsonw_kstr(w, "room", l->room);
+        dn_jsonw_kstr(w, "topic", topic);
+        dn_jsonw_kstr(w, "homework", hw);
+        dn_jsonw_kbool(w, "cancelled", l->cancelled);
+        dn_jsonw_kbool(w, "topic_filled", topic[0] != '\0');
+        dn_jsonw_kbool(w, "homework_filled", hw[0] != '\0');
+        dn_jsonw_kstr(w, "subgroup", l->subgroup);
+        dn_jsonw_obj_end(w);
     }
-    *out = json_pack("{s:s, s:o}", "date", date, "items", items);
+    dn_jsonw_arr_end(w);
+    dn_jsonw_obj_end(w);
     return 0;
 }

@@ -437,6 +437,56 @@ done:
     return rc;
 }
 
+/* The same two steps as dn_files_purge (row first, then the blob if no live
+ * row still names it), for every live file of one uploader. */
+static dn_query_t q_uploader_live = {"SELECT id, sha256 FROM files WHERE uploader_id = ? AND purged_at IS NULL "
+                                     "AND id > ? ORDER BY id LIMIT 100"};
+
+int dn_files_purge_uploader(dn_db_t *db, dn_blobstore_t *bs, int64_t uploader_id, int *count)
+{
+    enum { BATCH = 100 };
+    struct {
+        int64_t id;
+        char sha[65];
+    } c[BATCH];
+    int rc = 0, total = 0;
+    int64_t last_id = 0;
+    for (;;) {
+        int n = 0;
+        dn_stmt_t *st = dn_db_query(db, &q_uploader_live, "ii", uploader_id, last_id);
+        if (st == NULL) {
+            rc = DN_EDB;
+            break;
+        }
+        while (n < BATCH && (rc = dn_stmt_step(st)) == DN_DB_ROW) {
+            c[n].id = dn_stmt_int64(st, 0);
+            snprintf(c[n].sha, sizeof c[n].sha, "%s", dn_stmt_str(st, 1));
+            n++;
+        }
+        dn_stmt_finish(st);
+        if (rc < 0)
+            break;
+        rc = 0;
+        for (int i = 0; i < n; i++) {
+            last_id = c[i].id;
+            if ((rc = dn_db_run(db, &q_mark_purged, "ii", dn_now_ms(), c[i].id)) != 0)
+                goto done;
+            total++;
+            int64_t live = 0;
+            if ((rc = dn_db_scalar(db, &q_live_sha, &live, "s", c[i].sha)) != 0)
+                goto done;
+            if (live == 0 && (rc = bs->ops->del(bs, c[i].sha)) != 0)
+                goto done; /* the row is purged; the blob is an orphan the sweep will remove */
+        }
+        if (n < BATCH)
+            break;
+    }
+done:
+    if (count)
+        *count = total;
+    return rc;
+}
+
 typedef struct sweep {
     dn_db_t *db;
     dn_blobstore_t *bs;

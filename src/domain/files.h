@@ -97,6 +97,15 @@ json_t *dn_files_lesson_list(dn_db_t *db, int64_t lesson_id);
 int dn_files_purge(dn_db_t *db, dn_blobstore_t *bs, int64_t cutoff_ms, int dry_run, FILE *out, int *count);
 
 /**
+ * Purge every live file uploaded by uploader_id (anonymisation, 152-FZ):
+ * the same steps as dn_files_purge - each row marked purged first (metadata
+ * and links stay), then its blob deleted once no live row uses it. Runs its
+ * own statements: call it outside a transaction. *count = files purged now
+ * (may be NULL); a second call finds nothing and returns 0 with *count 0.
+ */
+int dn_files_purge_uploader(dn_db_t *db, dn_blobstore_t *bs, int64_t uploader_id, int *count);
+
+/**
  * Remove temp files of interrupted uploads and blobs that no live row names
  * and that are at least min_age_s old (0 at start-up of a single node; an
  * hour when servers may be uploading meanwhile). *removed may be NULL.

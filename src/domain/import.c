@@ -327,7 +327,14 @@ typedef struct plan {
 
 static void row_error(plan_t *pl, int line, const char *field, const char *msg)
 {
-    json_array_append_new(pl->errors, json_pack("{s:i,s:s,s:s}", "line", line, "field", field, "message", msg));
+    json_t *e = json_pack("{s:i,s:s,s:s}", "line", line, "field", field, "message", msg);
+    /* jansson refuses strings that are not UTF-8, and field/msg may quote the
+     * file: the error must still be recorded, or the caller would go on with
+     * a row it believes valid (found by fuzzing, tests/fuzz/csv_import). */
+    if (e == NULL)
+        e = json_pack("{s:i,s:s,s:s}", "line", line, "field", "row", "message",
+                      "this line is not valid UTF-8 text");
+    json_array_append_new(pl->errors, e);
 }
 
 static char *trim(char *s)
@@ -505,6 +512,7 @@ static int build_rows(plan_t *pl, dn_csv_t *csv)
 {
     int colmap[DN_CSV_MAX_FIELDS];
     int have[NCOLS] = {0};
+    int header_bad = 0;
     dn_csv_row_t *h = &csv->rows[0];
     for (int f = 0; f < h->nfields; f++) {
         char *name = trim(h->fields[f]);
@@ -517,16 +525,25 @@ static int build_rows(plan_t *pl, dn_csv_t *csv)
                 colmap[f] = c;
         if (colmap[f] < 0) {
             char msg[160];
-            snprintf(msg, sizeof(msg), "unknown column \"%.60s\"; columns: type,last_name,first_name,middle_name,"
-                                       "login,class,subject,parent_of", name);
+            /* quote at most 60 bytes, cut on a UTF-8 character boundary */
+            int quoted = (int)strnlen(name, 61);
+            if (quoted > 60)
+                for (quoted = 60; quoted > 0 && ((unsigned char)name[quoted] & 0xC0) == 0x80; quoted--)
+                    ;
+            snprintf(msg, sizeof(msg), "unknown column \"%.*s\"; columns: type,last_name,first_name,middle_name,"
+                                       "login,class,subject,parent_of", quoted, name);
             row_error(pl, h->line, "header", msg);
+            header_bad = 1;
         } else if (have[colmap[f]]++) {
             row_error(pl, h->line, name, "the column is listed twice");
+            header_bad = 1;
         }
     }
-    if (!have[COL_TYPE])
+    if (!have[COL_TYPE]) {
         row_error(pl, h->line, "type", "the header must have a \"type\" column");
-    if (json_array_size(pl->errors) > 0)
+        header_bad = 1;
+    }
+    if (header_bad || json_array_size(pl->errors) > 0)
         return 0;
     pl->n = csv->nrows - 1;
     pl->rows = calloc((size_t)(pl->n > 0 ? pl->n : 1), sizeof(prow_t));

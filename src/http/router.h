@@ -20,6 +20,12 @@ typedef void (*dn_handler_fn)(dn_req_t *req);
 typedef enum {
     DN_RUN_WORKER = 0, /* on a store worker thread, req->db set (default) */
     DN_RUN_INLINE = 1, /* on the event loop: must not block (no store, no CPU-heavy work) */
+    /* A bounded read of an everyday page (one student's week, one class's
+     * journal): on the embedded store with --loop-reads it runs on the event
+     * loop with the loop's own read-only SQLite connection, saving the two
+     * thread switches of a worker hop; otherwise exactly like DN_RUN_WORKER.
+     * The handler must not write (the connection is query_only). */
+    DN_RUN_READ = 2,
 } dn_run_t;
 
 typedef struct dn_route {
@@ -32,7 +38,13 @@ typedef struct dn_route {
     int id;            /* index into the route table, set by the router */
     int max_inflight;  /* requests of this route held at once (each holds its body); beyond: 503 + Retry-After
                           before the body is copied; 0 = no limit */
+    unsigned flags;    /* DN_ROUTE_* */
 } dn_route_t;
+
+/** Route flags. */
+enum {
+    DN_ROUTE_REPLICA = 1u << 0, /* a GET whose answer may lag the primary: may read from a replica (src/cluster) */
+};
 
 typedef struct dn_router dn_router_t;
 

@@ -33,12 +33,30 @@
 #include <h2o.h>
 #include <h2o/http1.h>
 
+#include "cache/cache.h"
+#include "cluster/cluster.h"
 #include "core/error.h"
+#include "http/idempotency.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 
 typedef struct loop_thread loop_thread_t;
 typedef struct dn_server dn_server_t;
+
+/*
+ * Open connections per client address (--max-connections-per-address): one
+ * node per address with at least one open connection, so the table never
+ * holds more nodes than open connections (bounded by --max-connections).
+ */
+#define ADDR_BUCKETS 4096
+
+typedef struct addr_conn {
+    struct addr_conn *next;
+    dn_server_t *server;
+    unsigned char addr[16];
+    socklen_t len;
+    int count;
+} addr_conn_t;
 
 typedef enum { CONTROL_STOP_ACCEPTING, CONTROL_EXIT } control_cmd_t;
 
@@ -61,6 +79,7 @@ struct loop_thread {
     h2o_multithread_receiver_t control_receiver;
     control_msg_t stop_msg, exit_msg;
     int exit_flag;
+    dn_db_t *read_db; /* this loop's query_only SQLite connection for DN_RUN_READ routes; NULL = use workers */
 };
 
 struct dn_server {
@@ -72,6 +91,8 @@ struct dn_server {
     atomic_int inflight;
     atomic_int connections;
     atomic_int *route_inflight; /* per route id, for routes with max_inflight */
+    pthread_mutex_t addr_lock;  /* guards addr_buckets; taken once per accept and per close */
+    struct addr_conn *addr_buckets[ADDR_BUCKETS];
     pthread_mutex_t ready_lock;  /* loops report here once set up */
     pthread_cond_t ready_cond;
     int nready;
@@ -88,6 +109,7 @@ typedef struct dn_job {
     uint64_t start_ns;
     int64_t start_ms;
     int route_counted; /* counted in server->route_inflight */
+    int stages;        /* handler stages run so far (dn_req_then adds more) */
     dn_req_t req;
 } dn_job_t;
 
@@ -110,6 +132,33 @@ static int has_res_header(const dn_req_t *r, const char *name)
     return 0;
 }
 
+/*
+ * Headers every response carries, whoever produced it (handlers, static
+ * files, 304s, the router's 404/405, h2o's own early errors): no sniffing,
+ * no framing, no referrer, and unless the response brings its own (the UI
+ * page), a CSP that lets the response load and run nothing. HSTS only when
+ * configured: clients reach us over TLS only through the balancer.
+ */
+static void add_security_headers(h2o_req_t *hreq, const dn_app_t *app, int has_csp, int has_xfo, int has_referrer)
+{
+    h2o_mem_pool_t *pool = &hreq->pool;
+    h2o_headers_t *hs = &hreq->res.headers;
+    h2o_add_header_by_str(pool, hs, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
+    if (!has_csp)
+        h2o_add_header_by_str(pool, hs, H2O_STRLIT("content-security-policy"), 0, NULL,
+                              H2O_STRLIT("default-src 'none'; frame-ancestors 'none'"));
+    if (!has_xfo)
+        h2o_add_header_by_str(pool, hs, H2O_STRLIT("x-frame-options"), 0, NULL, H2O_STRLIT("DENY"));
+    if (!has_referrer)
+        h2o_add_header_by_str(pool, hs, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("no-referrer"));
+    if (app->config.hsts_max_age > 0) {
+        char v[64];
+        int n = snprintf(v, sizeof(v), "max-age=%d; includeSubDomains", app->config.hsts_max_age);
+        h2o_iovec_t value = h2o_strdup(pool, v, (size_t)n);
+        h2o_add_header_by_str(pool, hs, H2O_STRLIT("strict-transport-security"), 0, NULL, value.base, value.len);
+    }
+}
+
 /* Hand the job's response to h2o (loop thread only), then free the job. */
 static void finish_job(dn_job_t *job)
 {
@@ -119,6 +168,10 @@ static void finish_job(dn_job_t *job)
 
     if (r->status == 0)
         dn_res_problem(r, 500, NULL, "the handler produced no response");
+    /* before the answer leaves: the writer's next read must not see a stale cache entry
+     * (a 4xx changed nothing; a 5xx may have committed part of its work) */
+    if (r->route != NULL && (r->method & (DN_GET | DN_HEAD | DN_OPTIONS)) == 0 && (r->status < 400 || r->status >= 500))
+        dn_cache_after_write(server->app->cache, r->route->pattern);
 
     if (hreq != NULL) {
         hreq->res.status = r->status;
@@ -136,14 +189,8 @@ static void finish_job(dn_job_t *job)
         /* Personal data by default must not be cached by anyone on the way. */
         if (!has_res_header(r, "cache-control"))
             h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-        h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL,
-                              H2O_STRLIT("nosniff"));
-        if (!has_res_header(r, "x-frame-options"))
-            h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL,
-                                  H2O_STRLIT("DENY"));
-        if (!has_res_header(r, "referrer-policy"))
-            h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL,
-                                  H2O_STRLIT("no-referrer"));
+        add_security_headers(hreq, server->app, has_res_header(r, "content-security-policy"),
+                             has_res_header(r, "x-frame-options"), has_res_header(r, "referrer-policy"));
         if (server->app->draining)
             hreq->http1_is_persistent = 0; /* let clients reconnect elsewhere */
         hreq->res.content_length = r->res_body.len;
@@ -191,7 +238,17 @@ static void run_on_worker(dn_work_t *work, void *thread_state)
     dn_handler_fn fn = job->next;
     job->next = NULL;
     job->req.db = job->next_pool == DN_POOL_STORE ? thread_state : NULL;
-    fn(&job->req);
+    /* Idempotency-Key: the first store stage of a keyed write runs inside an
+     * outer transaction that also records its answer (idempotency.h). */
+    dn_idem_t idem = {0};
+    int answered = 0;
+    (void)dn_db_check(job->req.db); /* reconnect a session the server ended while idle (restart, failover) */
+    if (job->stages++ == 0 && job->req.idempotency_key != NULL && job->req.db != NULL)
+        answered = dn_idem_begin(&job->req, &idem);
+    if (!answered)
+        dn_cluster_run(&job->req, fn); /* replica choice, one re-run of a failed read (cluster.h) */
+    if (idem.active)
+        dn_idem_end(&job->req, &idem, job->next != NULL && job->req.status == 0);
     dn_db_release(job->req.db);
     job->req.db = NULL;
     if (job->next != NULL && job->req.status == 0) {
@@ -341,8 +398,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     r->range = copy_header(r, hreq, H2O_TOKEN_RANGE);
     r->idempotency_key = copy_header_by_name(r, hreq, "idempotency-key");
 
-    if (r->route->run == DN_RUN_INLINE) {
+    if (r->route->run == DN_RUN_INLINE || (r->route->run == DN_RUN_READ && thread->read_db != NULL)) {
+        r->db = r->route->run == DN_RUN_READ ? thread->read_db : NULL;
         r->route->handler(r);
+        dn_db_release(r->db);
+        r->db = NULL;
         if (r->status != 0 || job->next == NULL)
             goto respond_now;
         schedule(job, job->next_pool); /* an inline handler may hand off, e.g. to the CPU pool */
@@ -410,6 +470,9 @@ static void problem_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ost
         memset(&req->res.headers, 0, sizeof(req->res.headers));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("application/problem+json; charset=utf-8"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+        loop_thread_t *thread = H2O_STRUCT_FROM_MEMBER(loop_thread_t, ctx, req->conn->ctx);
+        add_security_headers(req, thread->server->app, 0, 0, 0);
         req->res.content_length = len;
         problem_ostream_t *ostr = (problem_ostream_t *)h2o_add_ostream(req, sizeof(*ostr), slot);
         ostr->super.do_send = problem_do_send;
@@ -427,6 +490,70 @@ static void on_connection_close(void *data)
 {
     dn_server_t *server = data;
     atomic_fetch_sub(&server->connections, 1);
+    dn_metrics_connections_add(-1);
+}
+
+/* The address bytes of a peer (4 for IPv4, 16 for IPv6); 0 when unknown. */
+static socklen_t peer_key(h2o_socket_t *sock, unsigned char key[16])
+{
+    struct sockaddr_storage ss;
+    socklen_t len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    if (len != 0 && ss.ss_family == AF_INET) {
+        memcpy(key, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        return 4;
+    }
+    if (len != 0 && ss.ss_family == AF_INET6) {
+        memcpy(key, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+
+static size_t addr_bucket(const unsigned char *key, socklen_t len)
+{
+    uint32_t h = 2166136261u;
+    for (socklen_t i = 0; i < len; i++)
+        h = (h ^ key[i]) * 16777619u;
+    return h % ADDR_BUCKETS;
+}
+
+/* Count one more connection from key; NULL when the address is at its limit (or out of memory). */
+static addr_conn_t *addr_acquire(dn_server_t *server, const unsigned char *key, socklen_t len)
+{
+    addr_conn_t **head = &server->addr_buckets[addr_bucket(key, len)], *n;
+    pthread_mutex_lock(&server->addr_lock);
+    for (n = *head; n != NULL; n = n->next)
+        if (n->len == len && memcmp(n->addr, key, len) == 0)
+            break;
+    if (n == NULL && (n = calloc(1, sizeof(*n))) != NULL) {
+        n->server = server;
+        memcpy(n->addr, key, len);
+        n->len = len;
+        n->next = *head;
+        *head = n;
+    }
+    if (n != NULL && n->count >= server->app->config.max_conns_per_addr)
+        n = NULL; /* a node at its limit has count >= 1, so it is never left empty here */
+    else if (n != NULL)
+        n->count++;
+    pthread_mutex_unlock(&server->addr_lock);
+    return n;
+}
+
+static void on_addr_connection_close(void *data)
+{
+    addr_conn_t *n = data;
+    dn_server_t *server = n->server;
+    pthread_mutex_lock(&server->addr_lock);
+    if (--n->count == 0) {
+        addr_conn_t **pp = &server->addr_buckets[addr_bucket(n->addr, n->len)];
+        while (*pp != n)
+            pp = &(*pp)->next;
+        *pp = n->next;
+        free(n);
+    }
+    pthread_mutex_unlock(&server->addr_lock);
+    on_connection_close(server);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -442,10 +569,27 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         if (atomic_fetch_add(&server->connections, 1) >= server->app->config.max_connections) {
             atomic_fetch_sub(&server->connections, 1);
             h2o_socket_close(sock); /* over the limit: shed load rather than queue it */
+            dn_metrics_connection_rejected("max_connections");
             continue;
         }
+        dn_metrics_connections_add(1);
         sock->on_close.cb = on_connection_close;
         sock->on_close.data = server;
+        if (server->app->config.max_conns_per_addr > 0) {
+            /* One client (or a botnet node) must not hold every slot: close at once, no response. */
+            unsigned char key[16];
+            socklen_t len = peer_key(sock, key);
+            addr_conn_t *n = len ? addr_acquire(server, key, len) : NULL;
+            if (len != 0 && n == NULL) {
+                h2o_socket_close(sock); /* runs on_connection_close */
+                dn_metrics_connection_rejected("per_address");
+                continue;
+            }
+            if (n != NULL) {
+                sock->on_close.cb = on_addr_connection_close;
+                sock->on_close.data = n;
+            }
+        }
         h2o_accept(&thread->accept_ctx, sock);
     }
 }
@@ -476,6 +620,30 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
 }
 
 /*
+ * Loop reads (--loop-reads, DN_RUN_READ): on the embedded store an everyday
+ * page is a handful of index lookups in the page cache, cheaper than the two
+ * thread switches of a hop to a store worker and back (13 % of the mix's CPU
+ * in the profile of BENCHMARKS.md). Each loop then owns a connection of its
+ * own, made query_only so a handler that tried to write would fail loudly
+ * instead of fsyncing on the loop. Not with PostgreSQL (a network round trip
+ * would stall the loop) nor with Redis (the rate limiter talks to it).
+ */
+static void open_read_db(loop_thread_t *t)
+{
+    const dn_config_t *cfg = &t->server->app->config;
+    char err[256] = "";
+    if (!cfg->loop_reads || cfg->redis_url[0] != '\0' || strncmp(cfg->db_url, "postgres", 8) == 0)
+        return;
+    if (dn_db_open(cfg->db_url, &t->read_db, err, sizeof(err)) != 0 || dn_db_backend(t->read_db) != DN_DB_SQLITE ||
+        dn_db_exec(t->read_db, "PRAGMA query_only=1") != 0) {
+        dn_log_warn("http", "loop %d: no read connection (%s); everyday pages use the store workers", t->index,
+                    err[0] ? err : dn_db_errmsg(t->read_db));
+        dn_db_close(t->read_db);
+        t->read_db = NULL;
+    }
+}
+
+/*
  * Everything of a loop is created on its own thread: h2o keeps per-thread
  * caches (socket buffer prototypes, memory recycle lists) and a socket
  * remembers the cache of the thread that created it. Sockets made on the main
@@ -495,6 +663,7 @@ static void setup_loop(loop_thread_t *t)
     t->listener = h2o_evloop_socket_create(t->loop, t->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     t->listener->data = t;
     h2o_socket_read_start(t->listener, on_accept);
+    open_read_db(t);
     t->stop_msg.cmd = CONTROL_STOP_ACCEPTING;
     t->exit_msg.cmd = CONTROL_EXIT;
 }
@@ -511,6 +680,8 @@ static void *loop_main(void *p)
     while (!thread->exit_flag)
         h2o_evloop_run(thread->loop, 1000); /* returns -1 on EINTR too: our flag decides */
     close_listener(thread);
+    dn_db_close(thread->read_db);
+    thread->read_db = NULL;
     return NULL;
 }
 
@@ -582,15 +753,22 @@ static void setup_globalconf(dn_server_t *server)
     filter->on_setup_ostream = problem_on_setup_ostream;
 }
 
-static int wait_for_signal(void)
+/* SIGHUP runs the app's reload hook on this (the main) thread and waits on. */
+static int wait_for_signal(dn_app_t *app)
 {
     sigset_t set;
     int sig = 0;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    sigwait(&set, &sig);
-    return sig;
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        sigwait(&set, &sig);
+        if (sig != SIGHUP)
+            return sig;
+        if (app->on_sighup != NULL)
+            app->on_sighup(app);
+    }
 }
 
 int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, size_t errlen)
@@ -599,6 +777,7 @@ int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, si
     server = (dn_server_t){.app = app, .pools = pools};
     pthread_mutex_init(&server.ready_lock, NULL);
     pthread_cond_init(&server.ready_cond, NULL);
+    pthread_mutex_init(&server.addr_lock, NULL);
     char host[64];
     int port, bound_port = 0, ret = 0, started = 0;
     sigset_t set, oldset;
@@ -626,6 +805,7 @@ int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, si
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, &oldset);
 
@@ -650,7 +830,7 @@ int dn_server_run(dn_app_t *app, dn_workq_t *pools[DN_POOL_COUNT], char *err, si
     if (ret == 0) {
         dn_log_info("http", "listening on http://%s:%d (%d loops, %d store workers)", host, bound_port,
                     server.nloops, app->workers);
-        int sig = wait_for_signal();
+        int sig = wait_for_signal(app);
         dn_log_info("http", "%s received: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }
 

@@ -82,6 +82,8 @@ static struct {
     char **route_methods;
     _Atomic uint64_t http_errors;
     _Atomic int64_t inflight;
+    _Atomic int64_t connections;
+    _Atomic uint64_t conn_rejected[3]; /* max_connections, per_address, other */
     /* store */
     histo_t store_latency;
     _Atomic uint64_t store_errors;
@@ -192,6 +194,21 @@ void dn_metrics_request_done(int route_id, const char *method, int status, uint6
 void dn_metrics_inflight_add(int delta)
 {
     atomic_fetch_add_explicit(&M.inflight, delta, memory_order_relaxed);
+}
+
+void dn_metrics_connections_add(int delta)
+{
+    atomic_fetch_add_explicit(&M.connections, delta, memory_order_relaxed);
+}
+
+static const char *const conn_reject_reasons[3] = {"max_connections", "per_address", "other"};
+
+void dn_metrics_connection_rejected(const char *reason)
+{
+    size_t i = 0;
+    while (i < 2 && strcmp(reason, conn_reject_reasons[i]) != 0)
+        i++;
+    atomic_fetch_add_explicit(&M.conn_rejected[i], 1, memory_order_relaxed);
 }
 
 void dn_metrics_store_query(uint64_t elapsed_ns, int failed)
@@ -409,6 +426,14 @@ static void render_http(buf_t *b, buf_t *scratch)
             atomic_load_explicit(&M.inflight, memory_order_relaxed));
     put_family(b, "dnevnik_http_errors_total", "counter", "HTTP responses with status 500 or above.");
     bprintf(b, "dnevnik_http_errors_total %" PRIu64 "\n", atomic_load_explicit(&M.http_errors, memory_order_relaxed));
+    put_family(b, "dnevnik_http_connections_open", "gauge", "Client connections open now.");
+    bprintf(b, "dnevnik_http_connections_open %" PRId64 "\n",
+            atomic_load_explicit(&M.connections, memory_order_relaxed));
+    put_family(b, "dnevnik_http_connections_rejected_total", "counter",
+               "Connections closed at accept: over --max-connections or --max-connections-per-address.");
+    for (size_t i = 0; i < 3; i++)
+        bprintf(b, "dnevnik_http_connections_rejected_total{reason=\"%s\"} %" PRIu64 "\n", conn_reject_reasons[i],
+                atomic_load_explicit(&M.conn_rejected[i], memory_order_relaxed));
 }
 
 static void render_store_and_pools(buf_t *b, buf_t *scratch)

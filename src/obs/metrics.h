@@ -36,6 +36,14 @@ void dn_metrics_free(void);
 void dn_metrics_request_done(int route_id, const char *method, int status, uint64_t elapsed_ns);
 /** dnevnik_http_requests_in_flight gauge. */
 void dn_metrics_inflight_add(int delta);
+/** dnevnik_http_connections_open gauge (accepted, not yet closed). */
+void dn_metrics_connections_add(int delta);
+/**
+ * One connection closed at accept: dnevnik_http_connections_rejected_total
+ * {reason}, reason "max_connections" or "per_address"; any other string is
+ * counted as "other" so callers cannot create series.
+ */
+void dn_metrics_connection_rejected(const char *reason);
 /** dnevnik_store_query_duration_seconds histogram and dnevnik_store_errors_total. */
 void dn_metrics_store_query(uint64_t elapsed_ns, int failed);
 /** Worker pool usage: dnevnik_workers{pool,state="busy|total"} and queue length. */

@@ -50,6 +50,7 @@ void dn_db_stats(dn_db_stats_t *out)
 {
     out->queries = atomic_load_explicit(&stat_queries, memory_order_relaxed);
     out->errors = atomic_load_explicit(&stat_errors, memory_order_relaxed);
+    dn_db_sqlite_sync_stats(&out->wal_syncs, &out->durable_commits);
 }
 
 void dn_db_set_error(dn_db_t *db, int code, const char *fmt, ...)
@@ -181,11 +182,46 @@ int dn_db_exec(dn_db_t *db, const char *sql)
 
 static void end_all_statements(dn_db_t *db);
 
+/* Savepoint level n (1 = the first nested begin) of a transaction. */
+static int savepoint(dn_db_t *db, const char *verb, int level)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, verb, level, level);
+    uint64_t t0 = dn_now_mono_ns();
+    int rc = db->ops->exec(db, sql);
+    observe(dn_now_mono_ns() - t0, rc);
+    return rc;
+}
+
+/* Undo a nested transaction back to its savepoint. The enclosing one goes on
+ * clean (nesting required it to be clean), unless the backend lost the whole
+ * transaction (SQLite rolls everything back on some errors; a PostgreSQL
+ * session may die): then the enclosing one is poisoned with that error. */
+static int rollback_nested(dn_db_t *db, int err)
+{
+    int level = db->in_tx - 1;
+    int rc = savepoint(db, "ROLLBACK TO dn_sp%d; RELEASE dn_sp%d", level);
+    db->in_tx--;
+    db->tx_err = rc < 0 ? (err < 0 ? err : rc) : 0;
+    if (rc < 0)
+        db->last_err = rc;
+    return rc;
+}
+
 static int begin(dn_db_t *db, int write)
 {
     if (db->in_tx) {
-        dn_db_set_error(db, DN_EINVAL, "a transaction is already open on this connection");
-        return DN_EINVAL;
+        /* Nested: a savepoint inside the open transaction, whose mode (read or
+         * write) it keeps. The HTTP glue wraps a request with an
+         * Idempotency-Key in an outer write transaction this way. */
+        if (db->tx_err)
+            return tx_aborted(db);
+        end_all_statements(db);
+        int rc = savepoint(db, "SAVEPOINT dn_sp%d", db->in_tx);
+        if (rc < 0)
+            return note_error(db, rc);
+        db->in_tx++;
+        return 0;
     }
     end_all_statements(db);
     uint64_t t0 = dn_now_mono_ns();
@@ -211,6 +247,11 @@ int dn_db_begin_write(dn_db_t *db)
     return begin(db, 1);
 }
 
+int dn_db_tx_depth(const dn_db_t *db)
+{
+    return db->in_tx;
+}
+
 int dn_db_commit(dn_db_t *db)
 {
     if (!db->in_tx) {
@@ -218,6 +259,24 @@ int dn_db_commit(dn_db_t *db)
         return DN_EINVAL;
     }
     int rc;
+    if (db->in_tx > 1) {
+        /* Nested: release the savepoint; durability comes with the outermost
+         * commit. A poisoned nested transaction is undone and reports why. */
+        if (db->tx_err) {
+            rc = db->tx_err;
+            rollback_nested(db, rc);
+            db->last_err = rc;
+            return rc;
+        }
+        rc = savepoint(db, "RELEASE dn_sp%d", db->in_tx - 1);
+        if (rc < 0) {
+            rollback_nested(db, rc);
+            db->last_err = rc;
+            return rc;
+        }
+        db->in_tx--;
+        return 0;
+    }
     uint64_t t0 = dn_now_mono_ns();
     if (db->tx_err) {
         /* Keep the original message: it says why nothing was committed. */
@@ -239,6 +298,8 @@ int dn_db_rollback(dn_db_t *db)
     /* Safe to call from any cleanup path, with or without a transaction. */
     if (!db->in_tx)
         return 0;
+    if (db->in_tx > 1)
+        return rollback_nested(db, 0);
     uint64_t t0 = dn_now_mono_ns();
     int rc = db->ops->rollback(db);
     observe(dn_now_mono_ns() - t0, rc);
@@ -455,8 +516,22 @@ void dn_db_release(dn_db_t *db)
     if (db == NULL)
         return;
     end_all_statements(db);
-    if (db->in_tx) /* a handler that returned inside a transaction: never commit for it */
+    if (db->in_tx) { /* a handler that returned inside a transaction: never commit for it */
+        db->in_tx = 1;  /* the outermost ROLLBACK ends every nested level too */
         dn_db_rollback(db);
+    }
+}
+
+int dn_db_check(dn_db_t *db)
+{
+    if (db == NULL || db->ops->check == NULL || db->in_tx)
+        return 0;
+    return db->ops->check(db);
+}
+
+int dn_db_lost(dn_db_t *db)
+{
+    return db != NULL && db->ops->lost != NULL && db->ops->lost(db);
 }
 
 /* Bind parameters from a type string: 'i' int64_t, 's' text (NULL binds NULL),

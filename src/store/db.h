@@ -18,9 +18,10 @@
  * never re-parses SQL.
  *
  * Durability: dn_db_commit() returns 0 only after the transaction is durable
- * (SQLite: WAL with synchronous=FULL; PostgreSQL: synchronous_commit as the
- * server is configured, 'on' by default). Outside an explicit transaction
- * each statement is its own durable transaction.
+ * (SQLite: WAL, synchronous=NORMAL plus a group fdatasync of the WAL shared
+ * by concurrent committers, see db_sqlite.c; PostgreSQL: synchronous_commit
+ * as the server is configured, 'on' by default). Outside an explicit
+ * transaction each statement is its own durable transaction.
  */
 #ifndef DN_STORE_DB_H
 #define DN_STORE_DB_H
@@ -63,11 +64,17 @@ const char *dn_db_errmsg(const dn_db_t *db);
 int dn_db_errcode(const dn_db_t *db);
 
 /* Transactions. begin_write takes the write lock up front (SQLite BEGIN
- * IMMEDIATE) so a read-then-write transaction cannot fail half way. */
+ * IMMEDIATE) so a read-then-write transaction cannot fail half way.
+ * They nest: a begin inside an open transaction is a SAVEPOINT (it keeps the
+ * outer mode, so open the outer one with begin_write if anything inside
+ * writes), its commit a RELEASE (durable only with the outermost commit), its
+ * rollback a ROLLBACK TO that leaves the outer transaction usable. */
 int dn_db_begin(dn_db_t *db);
 int dn_db_begin_write(dn_db_t *db);
 int dn_db_commit(dn_db_t *db);
 int dn_db_rollback(dn_db_t *db);
+/** Open transaction levels: 0 none, 1 a transaction, more when nested. */
+int dn_db_tx_depth(const dn_db_t *db);
 
 /** Run one or more SQL statements without parameters or results (DDL). */
 int dn_db_exec(dn_db_t *db, const char *sql);
@@ -135,10 +142,26 @@ int64_t dn_stmt_changes(dn_stmt_t *st);
  */
 void dn_db_release(dn_db_t *db);
 
+/*
+ * Connection health. A PostgreSQL session can end under a connection
+ * (restart, failover, HAProxy closing sessions of a demoted primary): the
+ * glue calls dn_db_check() before every request, which notices a session
+ * the server closed while it was idle and reconnects (statements are
+ * prepared again on first use). A failure in the middle of a request leaves
+ * dn_db_lost() true: the glue may re-run a request that only reads on a
+ * fresh session; a write is never re-run (its commit may have happened: the
+ * client retries it with its Idempotency-Key). SQLite never loses its
+ * connection: check is 0 and lost is 0.
+ */
+int dn_db_check(dn_db_t *db);
+int dn_db_lost(dn_db_t *db);
+
 /* Statistics for /metrics: filled by the backends, read by obs. */
 typedef struct dn_db_stats {
     uint64_t queries;
     uint64_t errors;
+    uint64_t wal_syncs;       /* SQLite: fdatasyncs of the WAL by group commit */
+    uint64_t durable_commits; /* SQLite: commits that waited for one of them */
 } dn_db_stats_t;
 
 /** Hook called with every statement's execution time (ns); may be NULL. */

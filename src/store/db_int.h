@@ -17,7 +17,7 @@ struct dn_db {
     const struct dn_db_ops *ops;
     dn_stmt_t **cache; /* indexed by dn_query_t._id; NULL = not prepared here */
     int ncache;
-    int in_tx;  /* inside dn_db_begin*() .. commit/rollback */
+    int in_tx;  /* transaction depth: 0 none, 1 a transaction, n > 1 n - 1 savepoints inside it */
     int tx_err; /* first error inside the current transaction, 0 if none */
     int last_err;
     char errmsg[512];
@@ -58,9 +58,18 @@ struct dn_db_ops {
     double (*column_double)(dn_stmt_t *st, int col);
     const char *(*column_text)(dn_stmt_t *st, int col, size_t *len);
     int64_t (*changes)(dn_stmt_t *st);
+
+    /* Connection health (optional; NULL = the connection cannot go away).
+     * check: before a request, notice a session the server ended while it
+     * sat idle and reconnect it; 0 or DN_EBUSY. lost: 1 when the session is
+     * gone (the last failure was the connection, not the statement). */
+    int (*check)(dn_db_t *db);
+    int (*lost)(dn_db_t *db);
 };
 
 extern const struct dn_db_ops dn_db_sqlite_ops;
+/** SQLite group commit totals: WAL fdatasyncs done, commits that waited for one. */
+void dn_db_sqlite_sync_stats(uint64_t *syncs, uint64_t *commits);
 extern const struct dn_db_ops dn_db_pg_ops;
 
 /** Record a backend error (code and message, truncated to fit) on db. */

@@ -8,7 +8,9 @@
  * PQreset on the next call; the reset bumps `gen`, and a statement whose
  * `gen` differs is prepared again before it runs (server-side prepared
  * statements die with the session). A reset never happens inside an open
- * transaction: that would silently continue in autocommit mode.
+ * transaction: that would silently continue in autocommit mode. Before each
+ * request pg_check notices a session the server ended while it sat idle
+ * (restart, failover) and reconnects, so the request does not fail on it.
  * begin_write serialises writers with a transaction-scoped advisory lock so
  * that it means what SQLite's BEGIN IMMEDIATE means (see pg_begin).
  */
@@ -17,6 +19,7 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +126,35 @@ static int ensure_conn(dn_db_t *db)
     }
     p->gen++;
     return 0;
+}
+
+/* Before a request (outside a transaction): an idle session has nothing to
+ * read, so data or EOF on its socket now means the server is ending it
+ * (FATAL 57P01 on a fast shutdown, a closed socket after a failover or when
+ * HAProxy shuts sessions of a demoted primary). Reconnect before the request
+ * runs instead of failing its first statement. */
+static int pg_check(dn_db_t *db)
+{
+    pg_db_t *p = pgdb(db);
+    if (PQstatus(p->conn) == CONNECTION_OK) {
+        struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
+        if (pfd.fd >= 0 && poll(&pfd, 1, 0) == 0)
+            return 0;
+        /* Read what came (the server's goodbye), then start a new session. */
+        (void)PQconsumeInput(p->conn);
+    }
+    PQreset(p->conn);
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+        dn_db_set_error(db, DN_EBUSY, "reconnect failed: %s", PQerrorMessage(p->conn));
+        return DN_EBUSY;
+    }
+    p->gen++;
+    return 0;
+}
+
+static int pg_lost(dn_db_t *db)
+{
+    return PQstatus(pgdb(db)->conn) != CONNECTION_OK;
 }
 
 static void quiet_notices(void *arg, const char *message)
@@ -543,4 +575,6 @@ const struct dn_db_ops dn_db_pg_ops = {
     .column_double = pg_column_double,
     .column_text = pg_column_text,
     .changes = pg_changes,
+    .check = pg_check,
+    .lost = pg_lost,
 };

@@ -108,6 +108,12 @@ int dn_migrate_up(dn_db_t *db, int *applied, char *err, size_t errlen)
     int latest = dn_migrate_latest(dn_db_backend(db));
     const dn_migration_t *m = NULL;
 
+    if (dn_db_tx_depth(db) > 0) {
+        /* A begin would nest as a savepoint: the migrations would commit with
+         * the caller's transaction, or not at all. */
+        snprintf(err, errlen, "migrations must run outside a transaction");
+        return DN_EINVAL;
+    }
     for (;;) {
         m = NULL;
         if ((rc = begin_locked(db)) != 0 || (rc = dn_db_exec(db, CREATE_TABLE)) != 0 ||

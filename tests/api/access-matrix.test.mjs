@@ -85,6 +85,8 @@ const MATRIX = `
 | GET /api/v1/schools/{school_id}/users                              |  --  |  -- |  --  |  --  |  -- |  --  |  -- |  --  |  --  |  ok |  --  |  ok | ADMIN_SCHOOL (people's data)
 | PATCH /api/v1/users/{user_id}                                      |  --  |  -- |  --  |  --  |  -- |  --  |  -- |  --  |  --  |  ok |  --  |  ok | ADMIN_SCHOOL of a school of the user
 | POST /api/v1/users/{user_id}/reset-password                        |  --  |  -- |  --  |  --  |  -- |  --  |  -- |  --  |  --  |  ok |  --  |  ok | ADMIN_SCHOOL of a school of the user
+| GET /api/v1/users/{user_id}/personal-data                          |  --  |  ok |  --  |  --  |  ok |  --  |  -- |  --  |  --  |  ok |  --  |  ok | EXPORT_PERSON of S: self, own parent, admin of S's school (never a teacher)
+| POST /api/v1/users/{user_id}/anonymise                             |  --  |  -- |  --  |  --  |  -- |  --  |  -- |  --  |  --  |  ok |  --  |  ok | ANONYMISE_PERSON of a fresh student: admin of every school of theirs, sysadmin
 | POST /api/v1/parents/{parent_id}/children/{student_id}             |  --  |  -- |  --  |  --  |  -- |  --  |  -- |  --  |  --  |  ok |  --  |  ok | ADMIN_SCHOOL of the student's school
 | DELETE /api/v1/parents/{parent_id}/children/{student_id}           |  --  |  -- |  --  |  --  |  -- |  --  |  -- |  --  |  --  |  ok |  --  |  ok | ADMIN_SCHOOL of the student's school
 | POST /api/v1/schools/{school_id}/assignments                       |  --  |  -- |  --  |  --  |  -- |  --  |  -- |  --  |  --  |  ok |  --  |  ok | ADMIN_SCHOOL
@@ -536,6 +538,22 @@ const SPEC = {
     status: 200,
     req: (ctx) => ({ path: `/api/v1/users/${ctx.spareTeacher}/reset-password` }),
   },
+  'GET /api/v1/users/{user_id}/personal-data': {
+    status: 200,
+    req: (ctx) => ({ path: `/api/v1/users/${ctx.S.id}/personal-data` }),
+  },
+  'POST /api/v1/users/{user_id}/anonymise': {
+    status: 200,
+    // Each cell anonymises its own fresh student of A (no class: no left_on needed), so only access decides.
+    req: async (ctx) => {
+      const u = await createUser(ctx.url, admin(ctx), ctx.A.schoolId, ['student']);
+      return { path: `/api/v1/users/${u.id}/anonymise`, body: {}, userId: u.id };
+    },
+    check: async (ctx, r, allowed) => {
+      const d = must(await ctx.A.sysadmin.api.get(`/api/v1/users/${r.userId}/personal-data`), 200, 'export');
+      assert.equal(d.user.anonymized_at !== null, allowed, 'the student is anonymised after the POST');
+    },
+  },
   'POST /api/v1/parents/{parent_id}/children/{student_id}': {
     status: 201,
     req: async (ctx) => {
@@ -834,6 +852,10 @@ describe(`access matrix [${DB}]`, () => {
         for (const a of ['xtch', 'ctch']) if (e[a] === 'ok') problems.push(`${r.key}: ${a} writes outside own class+subject`);
       }
       // (GET /api/v1/files/{file_id} is a file of S's work: the same rule as the work)
+      // 152-FZ: a person's whole file is for themself, their parent and the school office, not for teachers
+      if (r.path.startsWith('/api/v1/users/{user_id}/personal-data') || r.path.endsWith('/anonymise')) {
+        for (const a of ['tch', 'xtch', 'ctch', 'mate', 'xpar']) if (e[a] === 'ok') problems.push(`${r.key}: ${a} reads or erases S's personal data`);
+      }
       if (r.path.startsWith('/api/v1/students/{student_id}') || r.key === 'GET /api/v1/works/{work_id}' || r.key === 'GET /api/v1/files/{file_id}') {
         if (e.xpar === 'ok') problems.push(`${r.key}: a parent reads another child`);
         if (e.mate === 'ok') problems.push(`${r.key}: a classmate reads another student`);

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startSchoolServer, createSchool, createTimetable, weekLessons } from '../api/lib/fixture.mjs';
+import { startSchoolServer, createSchool, createTimetable, weekLessons, client, login } from '../api/lib/fixture.mjs';
 import { ROOT, BIN } from '../api/lib/server.mjs';
 
 const CHROMIUM = process.env.DN_CHROMIUM || '/usr/bin/chromium';
@@ -100,6 +100,9 @@ async function signIn(page, user) {
     await page.getByRole('button', { name: 'Сохранить' }).click();
     await page.getByText('Пароль изменён').waitFor();
     user.changed = true;
+    // A password change revokes the account's access tokens (docs/security.md): the test's own client signs in anew.
+    user.token = await login(s.url, user.login, NEW_PASSWORD);
+    user.api = client(s.url, user.token);
     await page.getByLabel('Логин').fill(user.login);
     await page.getByLabel('Пароль').fill(NEW_PASSWORD);
     await page.getByRole('button', { name: 'Войти' }).click();

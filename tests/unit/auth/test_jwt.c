@@ -1,6 +1,7 @@
 /* Access tokens: round trip, expiry, tampering, unknown key id, password hashing. */
 #include <criterion/criterion.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,69 @@ Test(jwt, wrong_kid_is_rejected_and_rotation_keeps_old_keys)
     cr_assert_eq(dn_jwt_keys_add(&b, ka, sizeof(ka)), 0);
     cr_assert_eq(dn_jwt_verify(&b, tok, 1000, &out), 0);
     free(tok);
+}
+
+Test(jwt, named_kids_rotate_and_retire)
+{
+    unsigned char a[32], b[32];
+    memset(a, 3, sizeof(a));
+    memset(b, 4, sizeof(b));
+    dn_jwt_keys_t old = {0}, rotated = {0}, retired = {0};
+    cr_assert_eq(dn_jwt_keys_add_kid(&old, "2025-09", a, sizeof(a)), 0);
+    cr_assert_eq(dn_jwt_keys_add_kid(&rotated, "2026-01", b, sizeof(b)), 0);
+    cr_assert_eq(dn_jwt_keys_add_kid(&rotated, "2025-09", a, sizeof(a)), 0);
+    cr_assert_eq(dn_jwt_keys_add_kid(&retired, "2026-01", b, sizeof(b)), 0);
+    dn_principal_t p = sample(), out;
+    char *t_old = NULL, *t_new = NULL;
+    cr_assert_eq(dn_jwt_sign(&old, &p, 1000, 900, &t_old), 0);
+    cr_assert_eq(dn_jwt_sign(&rotated, &p, 1000, 900, &t_new), 0);
+    cr_assert_eq(dn_jwt_verify(&rotated, t_old, 1001, &out), 0, "old token verifies after rotation");
+    cr_assert_eq(dn_jwt_verify(&rotated, t_old, 1900, &out), DN_EUNAUTH, "but not after it expired");
+    cr_assert_eq(dn_jwt_verify(&retired, t_old, 1001, &out), DN_EUNAUTH, "retired key: unknown kid");
+    cr_assert_eq(dn_jwt_verify(&old, t_new, 1001, &out), DN_EUNAUTH, "new kid unknown to the old set");
+    cr_assert_eq(dn_jwt_verify(&retired, t_new, 1001, &out), 0);
+    cr_assert(strstr(t_new, ".") != NULL);
+    free(t_old);
+    free(t_new);
+}
+
+Test(jwt, token_version_claim_round_trips)
+{
+    dn_jwt_keys_t ks = keys_with(5);
+    dn_principal_t p = sample(), out;
+    p.token_version = 7;
+    char *tok = NULL;
+    cr_assert_eq(dn_jwt_sign(&ks, &p, 1000, 900, &tok), 0);
+    cr_assert_eq(dn_jwt_verify(&ks, tok, 1001, &out), 0);
+    cr_assert_eq(out.token_version, 7);
+    free(tok);
+}
+
+Test(jwt, kid_and_key_validation)
+{
+    unsigned char k[DN_JWT_KEY_MAX], a[32] = {0};
+    size_t len = 0;
+    dn_jwt_keys_t ks = {0};
+    cr_assert_eq(dn_jwt_keys_add_kid(&ks, "", a, sizeof(a)), DN_EINVAL);
+    cr_assert_eq(dn_jwt_keys_add_kid(&ks, "bad kid", a, sizeof(a)), DN_EINVAL);
+    cr_assert_eq(dn_jwt_keys_add_kid(&ks, "k\"1", a, sizeof(a)), DN_EINVAL);
+    cr_assert_eq(dn_jwt_keys_add_kid(&ks, "0123456789012345678901234567890123", a, sizeof(a)), DN_EINVAL);
+    cr_assert_eq(dn_jwt_keys_add_kid(&ks, "ok", a, 15), DN_EINVAL);
+    cr_assert_eq(dn_jwt_keys_add_kid(&ks, "ok", a, sizeof(a)), 0);
+    cr_assert_eq(dn_jwt_keys_add_kid(&ks, "ok", a, sizeof(a)), DN_EINVAL, "a kid names one key");
+    for (int i = 1; i < DN_JWT_MAX_KEYS; i++) {
+        char kid[8];
+        snprintf(kid, sizeof(kid), "k%d", i);
+        cr_assert_eq(dn_jwt_keys_add_kid(&ks, kid, a, sizeof(a)), 0);
+    }
+    cr_assert_eq(dn_jwt_keys_add_kid(&ks, "full", a, sizeof(a)), DN_EINVAL);
+    cr_assert_eq(dn_jwt_key_decode("00112233445566778899aabbccddeeff", k, &len), 0);
+    cr_assert_eq(len, 16);
+    cr_assert_eq(dn_jwt_key_decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", k, &len), 0);
+    cr_assert_eq(len, 32);
+    cr_assert_eq(k[31], 31);
+    cr_assert_eq(dn_jwt_key_decode("short", k, &len), DN_EINVAL);
+    cr_assert_eq(dn_jwt_key_decode("00112233", k, &len), DN_EINVAL);
 }
 
 Test(password, hash_and_verify)

@@ -1,6 +1,7 @@
 /* Token bucket math and the memory cap of the rate limiter. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "auth/ratelimit.h"
 #include "core/error.h"
@@ -72,4 +73,52 @@ Test(ratelimit, rejects_bad_parameters)
     cr_assert_null(dn_ratelimit_new(0, 1, 10));
     cr_assert_null(dn_ratelimit_new(1, 0.5, 10));
     cr_assert_null(dn_ratelimit_new(1, 1, 0));
+}
+
+/*
+ * Issue 8: memory stays bounded under millions of distinct addresses, and the
+ * keys that stay active keep their state while the flood churns the table.
+ */
+Test(ratelimit, millions_of_addresses_stay_under_the_cap, .timeout = 120)
+{
+    const size_t cap = 65536;
+    dn_ratelimit_t *rl = dn_ratelimit_new(1.0, 5.0, cap); /* 1 token/s, bucket of 5; time never advances */
+    cr_assert_not_null(rl);
+    size_t bytes0 = dn_ratelimit_bytes(rl);
+    cr_assert_gt(bytes0, 0);
+    cr_assert_lt(bytes0, 16u * 1024 * 1024, "the limiter should hold well under 16 MiB, holds %zu", bytes0);
+    /* The active key spends its bucket, then keeps knocking while the flood goes on. */
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(dn_ratelimit_take(rl, "a:203.0.113.7", 1, 0, NULL), 0);
+    char key[48];
+    for (unsigned i = 0; i < 2000000; i++) {
+        snprintf(key, sizeof(key), "a:10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        snprintf(key + strlen(key), sizeof(key) - strlen(key), "#%u", i >> 24);
+        cr_assert_eq(dn_ratelimit_take(rl, key, 1, 0, NULL), 0, "a new address has a full bucket (%s)", key);
+        if (i % 1000 == 0)
+            cr_assert_eq(dn_ratelimit_take(rl, "a:203.0.113.7", 1, 0, NULL), DN_ERATELIMIT,
+                         "the active key lost its state after %u other addresses", i);
+        if (i % 250000 == 0)
+            cr_assert_leq(dn_ratelimit_size(rl), cap);
+    }
+    cr_assert_leq(dn_ratelimit_size(rl), cap);
+    cr_assert_geq(dn_ratelimit_size(rl), cap / 2, "the table should be (nearly) full, has %zu", dn_ratelimit_size(rl));
+    cr_assert_eq(dn_ratelimit_bytes(rl), bytes0, "the limiter must not grow");
+    dn_ratelimit_free(rl);
+}
+
+/* A refused key is active: a flood of other keys must not evict it and hand it a full bucket (failed before the
+ * refused take touched the LRU). */
+Test(ratelimit, refused_key_is_not_evicted_by_a_flood)
+{
+    char key[32];
+    dn_ratelimit_t *big = dn_ratelimit_new(1.0, 1.0, 1024);
+    cr_assert_eq(dn_ratelimit_take(big, "victim", 1, 0, NULL), 0);
+    for (int i = 0; i < 100000; i++) {
+        snprintf(key, sizeof(key), "flood-%d", i);
+        (void)dn_ratelimit_take(big, key, 1, 0, NULL);
+        if (i % 10 == 0)
+            cr_assert_eq(dn_ratelimit_take(big, "victim", 1, 0, NULL), DN_ERATELIMIT, "victim reset after %d keys", i);
+    }
+    dn_ratelimit_free(big);
 }

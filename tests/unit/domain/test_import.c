@@ -230,5 +230,20 @@ STORE_TEST(import_store, bad_rows_reported_by_line_nothing_written)
     json_array_clear(errors);
     cr_assert_eq(dn_import_run(fx_db, school_id, syn, sizeof(syn) - 1, 0, errors, &o), DN_EVALIDATION);
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(errors, 0), "line")), 2);
+    /* Regression (fuzzing): an unknown column whose quoted name was cut inside
+     * a UTF-8 character made the error unrecordable, and the rows were then
+     * mapped through column -1. Same for a non-UTF-8 column listed twice. */
+    char cut[160];
+    snprintf(cut, sizeof(cut), "type,%.59sЖ\nstudent,x\n",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    static const char twice[] = "type,\xff\xfe,\xff\xfe\nstudent,x,y\n";
+    const char *headers[] = {cut, twice};
+    for (int k = 0; k < 2; k++) {
+        json_array_clear(errors);
+        cr_assert_eq(dn_import_run(fx_db, school_id, headers[k], strlen(headers[k]), 1, errors, &o), DN_EVALIDATION,
+                     "header %d", k);
+        cr_assert_geq(json_array_size(errors), 1, "header %d: the header error is reported", k);
+        cr_assert_eq(json_integer_value(json_object_get(json_array_get(errors, 0), "line")), 1);
+    }
     json_decref(errors);
 }

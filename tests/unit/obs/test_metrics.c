@@ -295,3 +295,23 @@ Test(metrics, pool_registration_race)
     cr_assert_null(strstr(first + 1, "dnevnik_worker_queue_length{pool=\"p1\"}"), "pool p1 registered twice");
     free(out);
 }
+
+Test(metrics, connections_open_and_rejected, .init = init3, .fini = dn_metrics_free)
+{
+    /* process-wide counters: assert on the change, not on absolute values */
+    dn_metrics_connections_add(3);
+    dn_metrics_connections_add(-1);
+    dn_metrics_connection_rejected("per_address");
+    dn_metrics_connection_rejected("per_address");
+    dn_metrics_connection_rejected("max_connections");
+    dn_metrics_connection_rejected("made-up\"reason"); /* no new series from a caller's string */
+    char *out = render();
+    assert_line(out, "dnevnik_http_connections_open 2");
+    assert_line(out, "dnevnik_http_connections_rejected_total{reason=\"per_address\"} 2");
+    assert_line(out, "dnevnik_http_connections_rejected_total{reason=\"max_connections\"} 1");
+    assert_line(out, "dnevnik_http_connections_rejected_total{reason=\"other\"} 1");
+    assert_no_substr(out, "made-up");
+    assert_line(out, "# TYPE dnevnik_http_connections_rejected_total counter");
+    free(out);
+    dn_metrics_connections_add(-2);
+}
