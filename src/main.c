@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -151,6 +153,26 @@ static void *store_thread_init(int index, void *arg, char *err, size_t errlen)
     return db;
 }
 
+/*
+ * Password hashing (argon2id, tens of ms of CPU each) runs at a lower
+ * scheduling priority: in a 1 September sign-in storm the hashing threads
+ * take the CPU the loops and store workers leave idle instead of sharing it
+ * equally with them, so the rest of the traffic keeps its latency and the
+ * sign-ins absorb the wait (BENCHMARKS.md, scenario 3). Linux applies nice
+ * per thread.
+ */
+#define CPU_POOL_NICE 10
+
+static void *cpu_thread_init(int index, void *arg, char *err, size_t errlen)
+{
+    (void)index;
+    (void)err;
+    (void)errlen;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CPU_POOL_NICE) != 0)
+        dn_log_warn("main", "cannot lower the priority of a password-hashing thread; sign-ins compete equally");
+    return arg; /* no per-thread state; non-NULL means started */
+}
+
 static void store_thread_fini(void *state)
 {
     dn_cluster_thread_fini(); /* this worker's replica session */
@@ -275,13 +297,14 @@ static int cmd_serve(int argc, char **argv)
     }
 
     dn_db_set_observer(dn_metrics_store_query); /* every statement's latency into /metrics */
+    dn_db_set_wait_limit(app.config.db_timeout_ms);
     pools[DN_POOL_STORE] = dn_workq_new("store", app.workers, store_thread_init, store_thread_fini,
                                         app.config.db_url, err, sizeof(err));
     if (pools[DN_POOL_STORE] == NULL) {
         dn_log_error("main", "cannot start store workers: %s", err);
         goto done;
     }
-    pools[DN_POOL_CPU] = dn_workq_new("cpu", default_threads(), NULL, NULL, NULL, err, sizeof(err));
+    pools[DN_POOL_CPU] = dn_workq_new("cpu", default_threads(), cpu_thread_init, NULL, &app, err, sizeof(err));
     if (pools[DN_POOL_CPU] == NULL) {
         dn_log_error("main", "cannot start CPU workers: %s", err);
         goto done;

@@ -90,6 +90,8 @@ static const opt_t options[] = {
      "directory for uploaded files and keys"},
     {"web-dir", T_STR, STR_FIELD(web_dir), "", 0, 0, NULL, NULL, NULL, 0, "DIR",
      "built web UI (tools/build-web.mjs); empty = web/ next to the binary"},
+    {"db-timeout", T_INT, INT_FIELD(db_timeout_ms), "8000", 0, 3600000, NULL, NULL, NULL, 0, "MS",
+     "serve: a PostgreSQL statement without an answer in MS is abandoned and its session reopened (0 = wait forever)"},
     {"loop-reads", T_BOOL, INT_FIELD(loop_reads), "true", 0, 1, NULL, NULL, NULL, 0, NULL,
      "on SQLite without --redis: run the everyday pages' reads on the event loops (no worker hop)"},
     {"demo", T_BOOL, INT_FIELD(demo), "false", 0, 1, NULL, NULL, NULL, 0, NULL,

@@ -28,6 +28,7 @@ typedef struct dn_config {
     char web_dir[512];         /* --web-dir, built web UI; "" = "web" next to the binary */
     char config_file[512];     /* --config, optional */
     int demo;                  /* --demo, seed a demo school on first start (0/1) */
+    int db_timeout_ms;         /* --db-timeout, bound on one PostgreSQL round trip in serve */
     int loop_reads;            /* --loop-reads, everyday-page reads on the event loops (SQLite, no Redis) */
     char files_backend[16];    /* --files-backend local|s3 */
     char files_dir[512];       /* --files-dir, default <data-dir>/files when empty */

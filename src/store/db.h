@@ -142,6 +142,16 @@ int64_t dn_stmt_changes(dn_stmt_t *st);
  */
 void dn_db_release(dn_db_t *db);
 
+/**
+ * Process-wide bound (ms) on one round trip to a PostgreSQL server; 0 (the
+ * default) waits forever, as the offline commands want. A statement without
+ * an answer in time is abandoned: its session is closed (the next use opens
+ * a new one) and the call fails with DN_EBUSY. `serve` sets --db-timeout, so
+ * a partition that leaves a session half-open cannot hold a worker forever.
+ * SQLite is bounded by its busy timeout instead.
+ */
+void dn_db_set_wait_limit(int ms);
+
 /*
  * Connection health. A PostgreSQL session can end under a connection
  * (restart, failover, HAProxy closing sessions of a demoted primary): the

@@ -19,10 +19,14 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "core/error.h"
 
@@ -38,6 +42,7 @@ typedef struct {
     PGconn *conn;
     unsigned gen;   /* session number, bumped by every successful reset */
     unsigned nstmt; /* statement names s1, s2, ... within this connection */
+    int timed_out;  /* the last call was abandoned by await_result (for fail's message) */
 } pg_db_t;
 
 typedef struct {
@@ -62,9 +67,81 @@ static pg_db_t *pgdb(dn_db_t *db)
     return (pg_db_t *)db;
 }
 
+/*
+ * The bound on one round trip (dn_db_set_wait_limit; 0 = none). libpq's
+ * blocking calls wait forever, and a session through HAProxy to a primary
+ * that was cut off (network partition, not a crash) never gets an answer nor
+ * an error: HAProxy keeps both halves open. So every statement is sent with
+ * the asynchronous API and awaited with poll() up to the limit; on timeout
+ * the socket is shut down, which libpq sees as a lost session (the next
+ * use reconnects), and the call fails with DN_EBUSY. Found by the topology
+ * test (tests/suites/50-cluster.sh): without it a site cut stalled every
+ * store worker of the surviving site.
+ */
+static atomic_int wait_limit_ms;
+
+void dn_db_set_wait_limit(int ms)
+{
+    atomic_store(&wait_limit_ms, ms > 0 ? ms : 0);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Collect the results of what was just sent, like PQexec: the first error
+ * if there was one, else the last result. NULL on a timeout or a lost
+ * session (the connection's error message says which). */
+static PGresult *await_result(pg_db_t *p)
+{
+    PGresult *keep = NULL, *r;
+    int limit = atomic_load(&wait_limit_ms);
+    int64_t deadline = limit > 0 ? mono_ms() + limit : 0;
+    for (;;) {
+        while (PQisBusy(p->conn)) {
+            int timeout = -1;
+            if (deadline != 0 && (timeout = (int)(deadline - mono_ms())) <= 0)
+                goto timed_out;
+            struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
+            int n = poll(&pfd, 1, timeout);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n == 0)
+                goto timed_out;
+            if (n < 0 || !PQconsumeInput(p->conn))
+                break; /* the session is gone: PQgetResult reports it */
+        }
+        if ((r = PQgetResult(p->conn)) == NULL)
+            break;
+        if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+    }
+    return keep;
+timed_out:
+    PQclear(keep);
+    shutdown(PQsocket(p->conn), SHUT_RDWR);
+    (void)PQconsumeInput(p->conn); /* reads EOF: libpq marks the session lost */
+    p->timed_out = limit;
+    return NULL;
+}
+
+static PGresult *exec_bounded(pg_db_t *p, const char *sql)
+{
+    return PQsendQuery(p->conn, sql) ? await_result(p) : NULL;
+}
+
 static int is_busy_state(const char *s)
 {
-    static const char *const busy[] = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "57014"};
+    /* 25006: a write on a session that landed on a standby (a demoted primary
+     * right after a failover): transient, like the connection class 08. */
+    static const char *const busy[] = {"25006", "40001", "40P01", "55P03", "57P01", "57P02", "57P03", "57014"};
     if (strncmp(s, "08", 2) == 0) /* connection exception class */
         return 1;
     for (size_t i = 0; i < sizeof busy / sizeof *busy; i++)
@@ -91,7 +168,12 @@ static int fail(dn_db_t *db, PGresult *res)
         code = DN_EBUSY;
     else
         code = DN_EDB;
-    if (msg)
+    if (pgdb(db)->timed_out) {
+        dn_db_set_error(db, DN_EBUSY, "no answer from PostgreSQL within %d ms; the session was closed",
+                        pgdb(db)->timed_out);
+        pgdb(db)->timed_out = 0;
+        code = DN_EBUSY;
+    } else if (msg)
         dn_db_set_error(db, code, "%s (SQLSTATE %s)", msg, state ? state : "?");
     else
         dn_db_set_error(db, code, "%s", PQerrorMessage(c));
@@ -219,7 +301,7 @@ static int pg_exec(dn_db_t *db, const char *sql)
     int rc = ensure_conn(db);
     if (rc)
         return rc;
-    return ok_result(db, PQexec(pgdb(db)->conn, sql));
+    return ok_result(db, exec_bounded(pgdb(db), sql));
 }
 
 /* PostgreSQL has no database write lock; without one, a read-then-write
@@ -237,7 +319,7 @@ static int pg_commit(dn_db_t *db)
     int rc = ensure_conn(db);
     if (rc)
         return rc;
-    PGresult *res = PQexec(pgdb(db)->conn, "COMMIT");
+    PGresult *res = exec_bounded(pgdb(db), "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         return fail(db, res);
     /* COMMIT of an aborted transaction "succeeds" as a ROLLBACK. */
@@ -263,7 +345,7 @@ static int pg_rollback(dn_db_t *db)
         p->gen++;
         return 0;
     }
-    return ok_result(db, PQexec(p->conn, "ROLLBACK"));
+    return ok_result(db, exec_bounded(p, "ROLLBACK"));
 }
 
 /*
@@ -331,7 +413,7 @@ static int prepare(pg_stmt_t *st)
     int rc = ensure_conn(&p->base);
     if (rc)
         return rc;
-    PGresult *res = PQprepare(p->conn, st->name, st->sql, 0, NULL);
+    PGresult *res = PQsendPrepare(p->conn, st->name, st->sql, 0, NULL) ? await_result(p) : NULL;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         return fail(&p->base, res);
     PQclear(res);
@@ -474,7 +556,9 @@ static int pg_step(dn_stmt_t *base)
             return rc;
         for (int i = 0; i < st->nparams; i++)
             st->values[i] = st->params[i].val;
-        PGresult *res = PQexecPrepared(p->conn, st->name, st->nparams, st->values, NULL, NULL, 0);
+        PGresult *res = PQsendQueryPrepared(p->conn, st->name, st->nparams, st->values, NULL, NULL, 0)
+                            ? await_result(p)
+                            : NULL;
         ExecStatusType s = PQresultStatus(res);
         if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
             return fail(base->db, res);

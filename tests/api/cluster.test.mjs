@@ -175,6 +175,61 @@ async function waitReplayed(primaryUrl, replicaUrl) {
 const lastNames = async (api, schoolId) =>
   (await api.get(`/api/v1/schools/${schoolId}/users?limit=100`)).json().items?.map((u) => u.last_name) ?? [];
 
+/**
+ * A TCP relay to PostgreSQL that can cut the line the way a partition behind
+ * HAProxy does: after cut(), every session open then stays open on both
+ * ends but nothing passes any more, for ever; sessions opened after heal()
+ * work again.
+ */
+function blackholeRelay(targetPort) {
+  let cut = false;
+  const pairs = new Set();
+  const server = net.createServer((down) => {
+    const pair = { dead: cut, down, up: net.connect(targetPort, '127.0.0.1') };
+    pairs.add(pair);
+    down.on('data', (d) => { if (!pair.dead) pair.up.write(d); });
+    pair.up.on('data', (d) => { if (!pair.dead) down.write(d); });
+    const end = () => { pairs.delete(pair); down.destroy(); pair.up.destroy(); };
+    down.on('error', end); pair.up.on('error', end); down.on('close', end); pair.up.on('close', end);
+  });
+  return {
+    listen: () => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port))),
+    cut() { cut = true; for (const p of pairs) p.dead = true; },
+    heal() { cut = false; },
+    close() { for (const p of pairs) { p.down.destroy(); p.up.destroy(); } server.close(); },
+  };
+}
+
+// Regression (the topology test's site cut): a session whose server vanished
+// behind a proxy that keeps the connection open got no answer and no error,
+// and the worker waited in libpq for ever. --db-timeout bounds the wait.
+test('a half-open PostgreSQL session (partition behind a proxy): the request ends, the node reconnects', { ...pgOnly, timeout: 120000 }, async (t) => {
+  const pg = pgCluster();
+  t.after(() => pg.destroy());
+  const relay = blackholeRelay(pg.port);
+  const relayPort = await relay.listen();
+  t.after(() => relay.close());
+  const u = new URL(pg.db('dn_partition'));
+  u.port = String(relayPort);
+  const srv = await startSchoolServer({ db: 'pg', dbUrl: u.toString(), args: ['--workers', '1', '--db-timeout', '1500'] });
+  t.after(() => srv.stop());
+  const root = await signIn(srv.url, SYSADMIN_LOGIN, SYSADMIN_PASSWORD);
+  assert.equal((await root.api.get('/api/v1/regions')).status, 200);
+
+  relay.cut();
+  const pending = request(`${srv.url}/api/v1/regions`, { headers: { authorization: `Bearer ${root.token}` }, timeoutMs: 60000 });
+  await sleep(3000);
+  relay.heal(); // new sessions pass again; the old one stays dead, as HAProxy kept it
+  const r = await pending; // without the bound this never came back: the only worker waited for ever
+  assert.ok(r.status === 200 || r.status === 503, `a clean answer, got ${r.status} ${r.text}`);
+  for (let i = 0; i < 3; i++) {
+    const again = await root.api.get('/api/v1/regions');
+    assert.equal(again.status, 200, `read ${i} after the partition healed: ${again.status} ${again.text}`);
+  }
+  const w = await root.api.post('/api/v1/regions', { name: 'После разрыва' });
+  assert.equal(w.status, 201, `a write after the partition healed: ${w.text}`);
+});
+
 test('replica reads, read-your-own-writes, and the primary when the replica is down', { ...pgOnly, timeout: 240000 }, async (t) => {
   const pg = pgCluster();
   t.after(() => pg.destroy());

@@ -556,6 +556,19 @@ Test(db_pg, lock_timeout_is_busy, .init = fx_pg_init, .fini = fx_fini)
     dn_db_close(other);
 }
 
+/* Regression (topology test): right after a failover a session can land on
+ * the demoted primary, now a standby, and a write fails with SQLSTATE 25006
+ * (read-only transaction). That is "retry elsewhere shortly" (503), not a
+ * server bug (500): clients retry with their Idempotency-Key. */
+Test(db_pg, read_only_session_is_busy, .init = fx_pg_init, .fini = fx_fini)
+{
+    fx_exec(fx_db, "CREATE TABLE ro_probe (x INTEGER)");
+    fx_exec(fx_db, "SET default_transaction_read_only = on");
+    cr_assert_eq(dn_db_exec(fx_db, "INSERT INTO ro_probe VALUES (1)"), DN_EBUSY, "%s", dn_db_errmsg(fx_db));
+    fx_exec(fx_db, "SET default_transaction_read_only = off");
+    fx_exec(fx_db, "DROP TABLE ro_probe");
+}
+
 static int64_t backend_pid(dn_db_t *db)
 {
     static dn_query_t q = {"SELECT pg_backend_pid()"};
