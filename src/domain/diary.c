@@ -84,7 +84,7 @@ int dn_diary_student_school(dn_db_t *db, int64_t student_id, int64_t *school_id,
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_student_class);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, student_id);
     int rc = dn_stmt_step(st);
     if (rc < 0)
@@ -98,7 +98,7 @@ int dn_diary_student_school(dn_db_t *db, int64_t student_id, int64_t *school_id,
     *class_id = 0;
     st = dn_db_prepare(db, &q_student_role);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, student_id);
     rc = dn_stmt_step_one(st);
     if (rc != 0)
@@ -120,7 +120,7 @@ int dn_diary_current_term(dn_db_t *db, int64_t school_id, int64_t *term_id)
         return 0;
     dn_stmt_t *st = dn_db_prepare(db, &q_current_term);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, school_id);
     dn_stmt_bind_text(st, 2, today, -1);
     int rc = dn_stmt_step_one(st);
@@ -207,7 +207,7 @@ int dn_diary_week(dn_db_t *db, dn_jsonw_t *w, int64_t student_id, const char *da
     int nspans = 0, rc;
     dn_stmt_t *st = dn_db_prepare(db, &q_spans);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, student_id);
     dn_stmt_bind_text(st, 2, sun, -1);
     dn_stmt_bind_text(st, 3, mon, -1);
@@ -233,7 +233,7 @@ int dn_diary_week(dn_db_t *db, dn_jsonw_t *w, int64_t student_id, const char *da
         if (spans[s].to[0] && strcmp(spans[s].to, sat) <= 0)
             dn_date_add(spans[s].to, -1, hi);
         if ((st = dn_db_prepare(db, &q_week_lessons)) == NULL)
-            return DN_EDB;
+            return dn_db_failure(db);
         dn_stmt_bind_int64(st, 1, student_id);
         dn_stmt_bind_int64(st, 2, spans[s].class_id);
         dn_stmt_bind_text(st, 3, lo, -1);
@@ -263,7 +263,7 @@ int dn_diary_week(dn_db_t *db, dn_jsonw_t *w, int64_t student_id, const char *da
             return rc;
         /* checkpoints due this week (Mon..Sun) */
         if ((st = dn_db_prepare(db, &q_week_checkpoints)) == NULL)
-            return DN_EDB;
+            return dn_db_failure(db);
         dn_stmt_bind_int64(st, 1, student_id);
         dn_stmt_bind_int64(st, 2, spans[s].class_id);
         dn_stmt_bind_text(st, 3, mon, -1);
@@ -287,7 +287,7 @@ int dn_diary_week(dn_db_t *db, dn_jsonw_t *w, int64_t student_id, const char *da
     }
     /* the student's marks of the week, attached to their lesson / checkpoint */
     if ((st = dn_db_prepare(db, &q_week_marks)) == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, student_id);
     dn_stmt_bind_text(st, 2, mon, -1);
     dn_stmt_bind_text(st, 3, sun, -1);
@@ -395,7 +395,7 @@ int dn_diary_term(dn_db_t *db, int64_t term_id, dn_diary_term_t *t)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_term_row);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, term_id);
     int rc = dn_stmt_step_one(st);
     if (rc != 0)
@@ -470,7 +470,7 @@ int dn_diary_marks(dn_db_t *db, dn_jsonw_t *w, int64_t student_id, int64_t schoo
     /* term marks first (a handful), so each subject can be closed as its marks end */
     dn_stmt_t *st = dn_db_prepare(db, &q_student_term_marks);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, student_id);
     dn_stmt_bind_int64(st, 2, t->year_start);
     dn_stmt_bind_int64(st, 3, t->number);
@@ -487,7 +487,7 @@ int dn_diary_marks(dn_db_t *db, dn_jsonw_t *w, int64_t student_id, int64_t schoo
         return rc;
 
     if ((st = dn_db_prepare(db, &q_student_marks)) == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, student_id);
     dn_stmt_bind_int64(st, 2, t->id);
     dn_jsonw_obj(w);
@@ -627,7 +627,7 @@ int dn_diary_class_journal(dn_db_t *db, dn_jsonw_t *w, int64_t school_id, int64_
     /* marks and attendance first: the students' averages come from the marks */
     dn_stmt_t *st = dn_db_prepare(db, &q_journal_marks);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, class_id);
     dn_stmt_bind_int64(st, 2, subject_id);
     dn_stmt_bind_int64(st, 3, t->id);
@@ -649,7 +649,7 @@ int dn_diary_class_journal(dn_db_t *db, dn_jsonw_t *w, int64_t school_id, int64_
     if (rc < 0)
         return rc;
     if ((st = dn_db_prepare(db, &q_journal_att)) == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, class_id);
     dn_stmt_bind_int64(st, 2, subject_id);
     dn_stmt_bind_text(st, 3, t->starts_on, -1);
@@ -671,7 +671,7 @@ int dn_diary_class_journal(dn_db_t *db, dn_jsonw_t *w, int64_t school_id, int64_
     write_term(w, t);
 
     if ((st = dn_db_prepare(db, &q_journal_students)) == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, class_id);
     dn_stmt_bind_text(st, 2, t->ends_on, -1);
     dn_stmt_bind_text(st, 3, t->starts_on, -1);
@@ -695,7 +695,7 @@ int dn_diary_class_journal(dn_db_t *db, dn_jsonw_t *w, int64_t school_id, int64_
     dn_jsonw_arr_end(w);
 
     if ((st = dn_db_prepare(db, &q_journal_lessons)) == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, class_id);
     dn_stmt_bind_int64(st, 2, subject_id);
     dn_stmt_bind_text(st, 3, t->starts_on, -1);
@@ -819,7 +819,7 @@ int dn_diary_teacher_day(dn_db_t *db, dn_jsonw_t *w, int64_t teacher_id, const c
     h2o_mem_pool_t *pool = w->pool;
     dn_stmt_t *st = dn_db_prepare(db, &q_teacher_day);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, teacher_id);
     dn_stmt_bind_text(st, 2, date, -1);
     tday_t *ls = NULL;

@@ -210,7 +210,7 @@ int dn_files_load(dn_db_t *db, int64_t id, dn_file_t *out)
 {
     dn_stmt_t *st = dn_db_query(db, &q_load, "i", id);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     int rc = dn_stmt_step_one(st);
     if (rc == 0) {
         memset(out, 0, sizeof *out);
@@ -254,7 +254,7 @@ int dn_files_may_read(dn_db_t *db, const dn_principal_t *p, const dn_file_t *f)
     int n = 0;
     dn_stmt_t *st = dn_db_query(db, &q_links, "i", f->id);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     int rc;
     while (n < MAXL && (rc = dn_stmt_step(st)) == DN_DB_ROW) {
         works[n] = dn_stmt_int64(st, 0);

@@ -103,7 +103,7 @@ int dn_journal_lesson_load(dn_db_t *db, int64_t lesson_id, dn_lesson_ctx_t *out)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_lesson_load);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, lesson_id);
     int rc = dn_stmt_step_one(st);
     if (rc != 0)
@@ -127,7 +127,7 @@ int dn_journal_checkpoint_load(dn_db_t *db, int64_t checkpoint_id, dn_checkpoint
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_cp_load);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, checkpoint_id);
     int rc = dn_stmt_step_one(st);
     if (rc != 0)
@@ -152,7 +152,7 @@ int dn_journal_mark_load(dn_db_t *db, int64_t mark_id, dn_mark_ctx_t *out)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_mark_load);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, mark_id);
     int rc = dn_stmt_step_one(st);
     if (rc != 0)
@@ -205,7 +205,7 @@ int dn_journal_student_in_class(dn_db_t *db, int64_t class_id, int64_t student_i
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_in_class);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, class_id);
     dn_stmt_bind_int64(st, 2, student_id);
     dn_stmt_bind_text(st, 3, date, -1);
@@ -223,7 +223,7 @@ static int term_is_closed(dn_db_t *db, int64_t term_id)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_term_closed);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, term_id);
     int rc = dn_stmt_step(st);
     if (rc < 0)
@@ -244,7 +244,7 @@ static int audit(dn_db_t *db, int64_t school_id, const char *entity, const char 
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_audit);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     char *o = old ? json_dumps(old, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     char *n = new_ ? json_dumps(new_, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     dn_stmt_bind_int64(st, 1, school_id);
@@ -357,7 +357,7 @@ static int find_lesson_mark(dn_db_t *db, int64_t lesson_id, int64_t student_id, 
     memset(o, 0, sizeof(*o));
     dn_stmt_t *st = dn_db_prepare(db, &q_mark_find);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, lesson_id);
     dn_stmt_bind_int64(st, 2, student_id);
     dn_stmt_bind_text(st, 3, kind, -1);
@@ -383,7 +383,7 @@ static int insert_mark(dn_db_t *db, int64_t school_id, int64_t student_id, int64
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_mark_insert);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     int64_t now = dn_now_ms();
     dn_stmt_bind_int64(st, 1, school_id);
     dn_stmt_bind_int64(st, 2, student_id);
@@ -418,7 +418,7 @@ static int update_mark(dn_db_t *db, int64_t id, int value, const char *comment)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_mark_update);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, value);
     dn_stmt_bind_text(st, 2, comment ? comment : "", -1);
     dn_stmt_bind_int64(st, 3, dn_now_ms());
@@ -431,7 +431,7 @@ static int delete_mark(dn_db_t *db, int64_t id)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_mark_delete);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, id);
     int rc = dn_stmt_exec(st);
     return rc < 0 ? rc : 0;
@@ -546,7 +546,7 @@ static int mark_for_change(dn_db_t *db, int64_t mark_id, int allow_closed, old_m
     memset(o, 0, sizeof(*o));
     dn_stmt_t *st = dn_db_prepare(db, &q_mark_full);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, mark_id);
     int rc = dn_stmt_step_one(st);
     if (rc != 0)
@@ -817,7 +817,7 @@ int dn_journal_lesson_update(dn_db_t *db, int64_t lesson_id, const char *topic, 
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_lesson_topic);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     if (topic)
         dn_stmt_bind_text(st, 1, topic, -1);
     else
@@ -949,7 +949,7 @@ static int period_range(dn_db_t *db, int64_t school_id, int year_start, int peri
     }
     dn_stmt_t *st = dn_db_prepare(db, &q_term_by_number);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, school_id);
     dn_stmt_bind_int64(st, 2, year_start);
     dn_stmt_bind_int64(st, 3, period);
@@ -1215,7 +1215,7 @@ int dn_journal_term_school(dn_db_t *db, int64_t term_id, int64_t *school_id)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_term_school);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, term_id);
     int rc = dn_stmt_step_one(st);
     if (rc != 0)
@@ -1354,7 +1354,7 @@ static int cp_validate(dn_db_t *db, int64_t class_id, int64_t subject_id, const 
     if (in->lesson_id > 0) {
         dn_stmt_t *st = dn_db_prepare(db, &q_lesson_cs);
         if (st == NULL)
-            return DN_EDB;
+            return dn_db_failure(db);
         dn_stmt_bind_int64(st, 1, in->lesson_id);
         int rc = dn_stmt_step(st);
         if (rc < 0)
@@ -1384,7 +1384,7 @@ int dn_journal_checkpoint_create(dn_db_t *db, int64_t school_id, int64_t class_i
         return rc;
     dn_stmt_t *st = dn_db_prepare(db, &q_cp_insert);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, school_id);
     dn_stmt_bind_int64(st, 2, class_id);
     dn_stmt_bind_int64(st, 3, subject_id);

@@ -40,7 +40,7 @@ int dn_works_load(dn_db_t *db, int64_t work_id, dn_work_ctx_t *out)
 {
     dn_stmt_t *st = dn_db_prepare(db, &q_work_load);
     if (st == NULL)
-        return DN_EDB;
+        return dn_db_failure(db);
     dn_stmt_bind_int64(st, 1, work_id);
     int rc = dn_stmt_step_one(st);
     if (rc != 0)

@@ -165,6 +165,11 @@ int dn_db_errcode(const dn_db_t *db)
     return db->last_err;
 }
 
+int dn_db_failure(const dn_db_t *db)
+{
+    return db->last_err < 0 ? db->last_err : DN_EDB;
+}
+
 int dn_db_ping(dn_db_t *db)
 {
     return dn_db_exec(db, "SELECT 1");

@@ -62,6 +62,9 @@ const char *dn_db_errmsg(const dn_db_t *db);
 /** Code (negative DN_E*) of the last error on this connection, 0 when none;
  *  e.g. to tell DN_EBUSY from DN_EDB after dn_db_prepare returned NULL. */
 int dn_db_errcode(const dn_db_t *db);
+/** The code to return after a failed dn_db_prepare/dn_db_query: the
+ *  backend's (DN_EBUSY for a lost session: 503, retry) or DN_EDB. */
+int dn_db_failure(const dn_db_t *db);
 
 /* Transactions. begin_write takes the write lock up front (SQLite BEGIN
  * IMMEDIATE) so a read-then-write transaction cannot fail half way.

@@ -230,6 +230,24 @@ test('a half-open PostgreSQL session (partition behind a proxy): the request end
   assert.equal(w.status, 201, `a write after the partition healed: ${w.text}`);
 });
 
+// Regression (topology test: "lessons:500" during a failover): a page whose
+// statement was first prepared on a session that had just been lost answered
+// 500 (a server bug) instead of 503 (retry), because the domain returned
+// DN_EDB for every failed prepare. The teacher's token is still in the 5 s
+// auth cache, so the first statement to touch the store is the page's own.
+test('the store gone between requests: a page that must prepare its statement answers 503, not 500', { ...pgOnly, timeout: 180000 }, async (t) => {
+  const pg = pgCluster();
+  t.after(() => pg.destroy());
+  const srv = await startSchoolServer({ db: 'pg', dbUrl: pg.db('dn_prepare_lost'), args: ['--workers', '1'] });
+  t.after(() => srv.stop());
+  const s = await createSchool(srv);
+  const teacher = s.teachers[0];
+  assert.equal((await teacher.api.get('/api/v1/me')).status, 200); // warms the auth cache
+  pgCtl(pg.dir, '-m', 'immediate', 'stop');
+  const r = await teacher.api.get('/api/v1/me/lessons');
+  assert.equal(r.status, 503, `with the store gone: ${r.status} ${r.text}`);
+});
+
 test('replica reads, read-your-own-writes, and the primary when the replica is down', { ...pgOnly, timeout: 240000 }, async (t) => {
   const pg = pgCluster();
   t.after(() => pg.destroy());
