@@ -505,6 +505,23 @@ static void backup_test_pause(void *arg)
         usleep((useconds_t)ms * 1000);
 }
 
+/* A command with options of its own (names/takes/vals) besides the config
+ * options: split them off, then load the config from the rest. Returns as
+ * load_config does: 0, > 0 after --help, < 0 on an error (already printed). */
+static int load_config_with_own(const char *cmd, int argc, char **argv, const char *const *names, const int *takes,
+                                const char **vals, int nown, dn_config_t *cfg)
+{
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    int nrest = 0, rc;
+    if (rest == NULL)
+        return -1;
+    rc = split_own_options(cmd, argc, argv, names, takes, vals, nown, rest, &nrest);
+    if (rc == 0)
+        rc = load_config(cfg, cmd, nrest, rest);
+    free(rest);
+    return rc;
+}
+
 /* Online backup of the embedded store and its files (src/domain/backup.h). */
 static int cmd_backup(int argc, char **argv)
 {
@@ -514,14 +531,7 @@ static int cmd_backup(int argc, char **argv)
     dn_config_t cfg;
     dn_backup_report_t rep;
     char err[1024] = "";
-    char **rest = calloc((size_t)argc + 1, sizeof(char *));
-    int nrest = 0, rc;
-    if (rest == NULL)
-        return 1;
-    rc = split_own_options("backup", argc, argv, names, takes, vals, 1, rest, &nrest);
-    if (rc == 0)
-        rc = load_config(&cfg, "backup", nrest, rest);
-    free(rest);
+    int rc = load_config_with_own("backup", argc, argv, names, takes, vals, 1, &cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (vals[0] == NULL || vals[0][0] == '\0') {
@@ -549,14 +559,7 @@ static int cmd_restore(int argc, char **argv)
     dn_config_t cfg;
     dn_backup_report_t rep;
     char err[1024] = "";
-    char **rest = calloc((size_t)argc + 1, sizeof(char *));
-    int nrest = 0, rc;
-    if (rest == NULL)
-        return 1;
-    rc = split_own_options("restore", argc, argv, names, takes, vals, 3, rest, &nrest);
-    if (rc == 0)
-        rc = load_config(&cfg, "restore", nrest, rest);
-    free(rest);
+    int rc = load_config_with_own("restore", argc, argv, names, takes, vals, 3, &cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (vals[0] == NULL || vals[0][0] == '\0') {

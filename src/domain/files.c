@@ -383,6 +383,20 @@ typedef struct cand {
     char name[256];
 } cand_t;
 
+/* Purge one file: the row first, so from then on no live row points at the
+ * blob; then the blob, unless another live row still names the same content.
+ * A failed delete leaves an orphan blob for the start-up sweep. */
+static int purge_one(dn_db_t *db, dn_blobstore_t *bs, int64_t id, const char *sha)
+{
+    int64_t live = 0;
+    int rc = dn_db_run(db, &q_mark_purged, "ii", dn_now_ms(), id);
+    if (rc == 0)
+        rc = dn_db_scalar(db, &q_live_sha, &live, "s", sha);
+    if (rc == 0 && live == 0)
+        rc = bs->ops->del(bs, sha);
+    return rc;
+}
+
 int dn_files_purge(dn_db_t *db, dn_blobstore_t *bs, int64_t cutoff_ms, int dry_run, FILE *out, int *count)
 {
     enum { BATCH = 500 };
@@ -395,7 +409,7 @@ int dn_files_purge(dn_db_t *db, dn_blobstore_t *bs, int64_t cutoff_ms, int dry_r
         int n = 0;
         dn_stmt_t *st = dn_db_query(db, &q_purge_candidates, "ii", cutoff_ms, last_id);
         if (st == NULL) {
-            rc = DN_EDB;
+            rc = dn_db_failure(db);
             break;
         }
         while (n < BATCH && (rc = dn_stmt_step(st)) == DN_DB_ROW) {
@@ -416,16 +430,8 @@ int dn_files_purge(dn_db_t *db, dn_blobstore_t *bs, int64_t cutoff_ms, int dry_r
                         (long long)c[i].id, (long long)c[i].size, (long long)c[i].created_at, c[i].name);
             total++;
             last_id = c[i].id;
-            if (dry_run)
-                continue;
-            /* row first: from here no live row points at the blob we are about to delete */
-            if ((rc = dn_db_run(db, &q_mark_purged, "ii", dn_now_ms(), c[i].id)) != 0)
+            if (!dry_run && (rc = purge_one(db, bs, c[i].id, c[i].sha)) != 0)
                 goto done;
-            int64_t live = 0;
-            if ((rc = dn_db_scalar(db, &q_live_sha, &live, "s", c[i].sha)) != 0)
-                goto done;
-            if (live == 0 && (rc = bs->ops->del(bs, c[i].sha)) != 0)
-                goto done; /* the row is purged; the blob is an orphan the sweep will remove */
         }
         if (n < BATCH)
             break;
@@ -437,8 +443,7 @@ done:
     return rc;
 }
 
-/* The same two steps as dn_files_purge (row first, then the blob if no live
- * row still names it), for every live file of one uploader. */
+/* purge_one for every live file of one uploader (anonymisation). */
 static dn_query_t q_uploader_live = {"SELECT id, sha256 FROM files WHERE uploader_id = ? AND purged_at IS NULL "
                                      "AND id > ? ORDER BY id LIMIT 100"};
 
@@ -455,7 +460,7 @@ int dn_files_purge_uploader(dn_db_t *db, dn_blobstore_t *bs, int64_t uploader_id
         int n = 0;
         dn_stmt_t *st = dn_db_query(db, &q_uploader_live, "ii", uploader_id, last_id);
         if (st == NULL) {
-            rc = DN_EDB;
+            rc = dn_db_failure(db);
             break;
         }
         while (n < BATCH && (rc = dn_stmt_step(st)) == DN_DB_ROW) {
@@ -469,14 +474,9 @@ int dn_files_purge_uploader(dn_db_t *db, dn_blobstore_t *bs, int64_t uploader_id
         rc = 0;
         for (int i = 0; i < n; i++) {
             last_id = c[i].id;
-            if ((rc = dn_db_run(db, &q_mark_purged, "ii", dn_now_ms(), c[i].id)) != 0)
+            if ((rc = purge_one(db, bs, c[i].id, c[i].sha)) != 0)
                 goto done;
             total++;
-            int64_t live = 0;
-            if ((rc = dn_db_scalar(db, &q_live_sha, &live, "s", c[i].sha)) != 0)
-                goto done;
-            if (live == 0 && (rc = bs->ops->del(bs, c[i].sha)) != 0)
-                goto done; /* the row is purged; the blob is an orphan the sweep will remove */
         }
         if (n < BATCH)
             break;
