@@ -44,13 +44,16 @@ veth_of() { echo "${CL_TAG}$1"; }                # root-side veth of a site (<= 
 # run_bg NAME CMD...: start CMD in the background with its output in DIR/log/NAME.log
 # and its PID in DIR/pids/NAME.pid. `ip netns exec` and setpriv exec, so $! is the PID
 # of the service itself.
+# Services start from $CL: PostgreSQL's programs (run by Patroni as postgres)
+# fail with "could not identify current directory" when the caller's
+# directory is a checkout postgres cannot enter (a clone under `mktemp -d`).
 run_bg() {
   local name=$1; shift
-  "$@" >>"$CL/log/$name.log" 2>&1 </dev/null &
+  (cd "$CL" && exec "$@") >>"$CL/log/$name.log" 2>&1 </dev/null &
   echo $! >"$CL/pids/$name.pid"
 }
 in_ns() { local s=$1; shift; ip netns exec "$(ns_of "$s")" "$@"; }
-as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+as_pg() { (cd "$CL" && exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"); }
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 kill_name() { # kill_name NAME [SIG]

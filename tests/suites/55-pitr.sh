@@ -37,7 +37,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$(id -u)" = 0 ]; then as_pg() { runuser -u postgres -- "$@"; }; else as_pg() { "$@"; }; fi
+if [ "$(id -u)" = 0 ]; then as_pg() { (cd "$W" && runuser -u postgres -- "$@"); }; else as_pg() { (cd "$W" && "$@"); }; fi
+# The backup scripts run as postgres, which may not be able to enter the
+# checkout (a clone under a 0700 directory such as `mktemp -d`): run copies.
+mkdir -p "$W/bin"
+cp deploy/backup/dnevnik-pg-backup deploy/backup/dnevnik-pg-restore-pitr "$W/bin/"
+chmod 755 "$W/bin" "$W/bin/"*
 [ -x "$PGBIN/pg_basebackup" ] || { verdict "setup" 0 "PostgreSQL 15 missing"; finish; }
 [ -x "$DN_BIN" ] || { verdict "setup" 0 "no dnevnik binary at $DN_BIN"; finish; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -74,7 +79,7 @@ port=$(cat "$W/src/port")
 
 # ---- base backup -----------------------------------------------------------------------
 t=$SECONDS
-bk=$(as_pg env ARCHIVE="$W/archive" deploy/backup/dnevnik-pg-backup "$W/backups" \
+bk=$(as_pg env ARCHIVE="$W/archive" "$W/bin/dnevnik-pg-backup" "$W/backups" \
   "host=$W/src/sock port=$port user=postgres" 2>"$W/backup.log"); rc=$?
 verdict "base backup (dnevnik-pg-backup: pg_basebackup + pg_verifybackup)" $((rc == 0)) \
   "$bk in $((SECONDS - t)) s, $(du -sh "$bk" 2>/dev/null | cut -f1)"
@@ -102,7 +107,7 @@ scripts/pg-test-cluster.sh stop "$W/src"
 mkdir -p "$W/dst"
 [ "$(id -u)" = 0 ] && chown postgres: "$W/dst"
 t=$SECONDS
-as_pg deploy/backup/dnevnik-pg-restore-pitr "$bk" "$W/dst/data" "$W/archive" "$T" 2>"$W/restore.log" ||
+as_pg "$W/bin/dnevnik-pg-restore-pitr" "$bk" "$W/dst/data" "$W/archive" "$T" 2>"$W/restore.log" ||
   { cat "$W/restore.log"; verdict "restore" 0 "dnevnik-pg-restore-pitr failed"; finish; }
 rurl=$(scripts/pg-test-cluster.sh start "$W/dst" 2>"$W/dst-start.log") ||
   { cat "$W/dst-start.log"; tail -20 "$W/dst/postgres.log"; verdict "restore" 0 "the restored server did not start"; finish; }
