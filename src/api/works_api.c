@@ -173,7 +173,7 @@ static void work_comment(dn_req_t *req)
     json_decref(body);
     if (text == NULL)
         return;
-    int rc = dn_works_comment(req->db, w.id, p->user_id, text);
+    int rc = dn_works_comment(req->db, w.school_id, w.id, p->user_id, text);
     if (rc != 0) {
         dn_japi_fail(req, rc, &(dn_jfail_t){0}, "no such work");
         return;

@@ -490,7 +490,7 @@ int dn_journal_mark_set(dn_db_t *db, int64_t actor, int allow_closed, const dn_l
 {
     if (kind == NULL)
         kind = "lesson";
-    int rc = dn_db_begin_write(db);
+    int rc = dn_db_begin_write_in(db, l->school_id);
     if (rc < 0)
         return rc;
     int64_t term_id = 0, id = 0;
@@ -508,7 +508,7 @@ int dn_journal_mark_set(dn_db_t *db, int64_t actor, int allow_closed, const dn_l
 int dn_journal_marks_fill(dn_db_t *db, int64_t actor, int allow_closed, const dn_lesson_ctx_t *l,
                           const dn_mark_cell_t *cells, int n, dn_jfail_t *fail)
 {
-    int rc = dn_db_begin_write(db);
+    int rc = dn_db_begin_write_in(db, l->school_id);
     if (rc < 0)
         return rc;
     int64_t term_id = 0;
@@ -647,7 +647,7 @@ int dn_journal_checkpoint_mark_set(dn_db_t *db, int64_t actor, int allow_closed,
 {
     if (value < 1 || value > 5)
         return failf(fail, DN_EVALIDATION, "value", "оценка должна быть от 1 до 5");
-    int rc = dn_db_begin_write(db);
+    int rc = dn_db_begin_write_in(db, c->school_id);
     if (rc < 0)
         return rc;
     old_mark_t o = {0};
@@ -744,7 +744,7 @@ static dn_query_t q_att_upsert = {
 int dn_journal_attendance_set(dn_db_t *db, int64_t actor, int allow_closed, const dn_lesson_ctx_t *l,
                               const dn_attendance_item_t *items, int n, dn_jfail_t *fail)
 {
-    int rc = dn_db_begin_write(db);
+    int rc = dn_db_begin_write_in(db, l->school_id);
     if (rc < 0)
         return rc;
     int64_t term_id = 0;
@@ -972,7 +972,7 @@ int dn_journal_term_marks_set(dn_db_t *db, int64_t actor, int allow_closed, int6
         return failf(fail, DN_EVALIDATION, "period", "period must be 1..4 (a term) or 0 (the year)");
     if (year_start < 2000 || year_start > 2100)
         return failf(fail, DN_EVALIDATION, "year_start", "year_start must be a year such as 2026");
-    int rc = dn_db_begin_write(db);
+    int rc = dn_db_begin_write_in(db, school_id);
     if (rc < 0)
         return rc;
     char from[11], to[11];

@@ -65,7 +65,7 @@ static dn_query_t q_work_append = {"UPDATE works SET versions = ?, status = 'sub
 int dn_works_submit(dn_db_t *db, int64_t school_id, int64_t checkpoint_id, int64_t student_id, const char *text,
                     json_t *files, int64_t *work_id, int *created)
 {
-    int rc = dn_db_begin_write(db);
+    int rc = dn_db_begin_write_in(db, school_id);
     if (rc < 0)
         return rc;
     json_t *versions = NULL;
@@ -217,9 +217,9 @@ static dn_query_t q_comments_get = {"SELECT comments FROM works WHERE id = ?"};
 static dn_query_t q_author = {"SELECT last_name, first_name, middle_name FROM users WHERE id = ?"};
 static dn_query_t q_comments_set = {"UPDATE works SET comments = ?, updated_at = ? WHERE id = ?"};
 
-int dn_works_comment(dn_db_t *db, int64_t work_id, int64_t author_id, const char *text)
+int dn_works_comment(dn_db_t *db, int64_t school_id, int64_t work_id, int64_t author_id, const char *text)
 {
-    int rc = dn_db_begin_write(db);
+    int rc = dn_db_begin_write_in(db, school_id);
     if (rc < 0)
         return rc;
     json_t *comments = NULL;

@@ -5,9 +5,10 @@
  * version {n, text, files, at} to the versions JSON array (nothing is ever
  * overwritten) and comments are appended to the comments JSON array, so the
  * whole work with its history and discussion is read in ONE row. Appends
- * are read-modify-write inside dn_db_begin_write, which serialises writers
- * on both backends (SQLite BEGIN IMMEDIATE, PostgreSQL advisory writer
- * lock), so no concurrent append is lost. Access is checked by callers.
+ * are read-modify-write inside dn_db_begin_write_in(the work's school),
+ * which serialises the writers of that school on both backends (SQLite
+ * BEGIN IMMEDIATE, PostgreSQL advisory locks), so no concurrent append is
+ * lost. Access is checked by callers.
  */
 #ifndef DN_DOMAIN_WORKS_H
 #define DN_DOMAIN_WORKS_H
@@ -35,7 +36,8 @@ json_t *dn_works_json(dn_db_t *db, int64_t work_id);
 /** Works of a checkpoint (summaries with the last version), by student name. */
 json_t *dn_works_list(dn_db_t *db, int64_t checkpoint_id);
 
-/** Append a comment {n, author_id, author, text, at}; DN_ENOTFOUND when the work is gone. */
-int dn_works_comment(dn_db_t *db, int64_t work_id, int64_t author_id, const char *text);
+/** Append a comment {n, author_id, author, text, at} to a work of school_id
+ *  (the scope of the write); DN_ENOTFOUND when the work is gone. */
+int dn_works_comment(dn_db_t *db, int64_t school_id, int64_t work_id, int64_t author_id, const char *text);
 
 #endif

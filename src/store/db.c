@@ -213,14 +213,24 @@ static int rollback_nested(dn_db_t *db, int err)
     return rc;
 }
 
-static int begin(dn_db_t *db, int write)
+/* write: 0 read, 1 write; scope: 0 the whole store, > 0 one scope. */
+static int begin(dn_db_t *db, int write, int64_t scope)
 {
     if (db->in_tx) {
         /* Nested: a savepoint inside the open transaction, whose mode (read or
          * write) it keeps. The HTTP glue wraps a request with an
-         * Idempotency-Key in an outer write transaction this way. */
+         * Idempotency-Key in an outer write transaction this way. A scoped
+         * write inside a transaction holding another scope (or none) would
+         * take a second lock while holding the first: refused. */
         if (db->tx_err)
             return tx_aborted(db);
+        if (write && db->tx_lock > 0 && db->tx_lock != scope) {
+            /* A caller's mistake, refused before anything ran: the outer
+             * transaction is not poisoned. */
+            dn_db_set_error(db, DN_EINVAL, "nested write of scope %lld inside a transaction holding scope %lld",
+                            (long long)scope, (long long)db->tx_lock);
+            return DN_EINVAL;
+        }
         end_all_statements(db);
         int rc = savepoint(db, "SAVEPOINT dn_sp%d", db->in_tx);
         if (rc < 0)
@@ -230,7 +240,7 @@ static int begin(dn_db_t *db, int write)
     }
     end_all_statements(db);
     uint64_t t0 = dn_now_mono_ns();
-    int rc = db->ops->begin(db, write);
+    int rc = db->ops->begin(db, write, scope);
     observe(dn_now_mono_ns() - t0, rc);
     if (rc < 0) {
         /* A half-started transaction (PG: BEGIN ok, lock wait timed out). */
@@ -239,17 +249,27 @@ static int begin(dn_db_t *db, int write)
     }
     db->in_tx = 1;
     db->tx_err = 0;
+    db->tx_lock = !write ? 0 : scope > 0 ? scope : -1;
     return 0;
 }
 
 int dn_db_begin(dn_db_t *db)
 {
-    return begin(db, 0);
+    return begin(db, 0, 0);
 }
 
 int dn_db_begin_write(dn_db_t *db)
 {
-    return begin(db, 1);
+    return begin(db, 1, 0);
+}
+
+int dn_db_begin_write_in(dn_db_t *db, int64_t scope)
+{
+    if (scope <= 0) {
+        dn_db_set_error(db, DN_EINVAL, "write scope must be > 0, got %lld", (long long)scope);
+        return DN_EINVAL;
+    }
+    return begin(db, 1, scope);
 }
 
 int dn_db_tx_depth(const dn_db_t *db)

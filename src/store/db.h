@@ -74,6 +74,18 @@ int dn_db_failure(const dn_db_t *db);
  * rollback a ROLLBACK TO that leaves the outer transaction usable. */
 int dn_db_begin(dn_db_t *db);
 int dn_db_begin_write(dn_db_t *db);
+/**
+ * begin_write for a transaction that reads and writes only rows of one
+ * scope (a school: its lessons, marks, attendance, works, audit rows) and
+ * reads shared rows (users) it never writes. Writers of one scope are
+ * serialised with each other and with every dn_db_begin_write (which locks
+ * the whole store); writers of different scopes may run at once where the
+ * backend can (PostgreSQL; SQLite has one write lock and takes it). scope
+ * must be > 0. Nested inside an open transaction it is a savepoint, allowed
+ * when the outer transaction holds the whole store or the same scope;
+ * otherwise DN_EINVAL (taking a second scope could deadlock).
+ */
+int dn_db_begin_write_in(dn_db_t *db, int64_t scope);
 int dn_db_commit(dn_db_t *db);
 int dn_db_rollback(dn_db_t *db);
 /** Open transaction levels: 0 none, 1 a transaction, more when nested. */

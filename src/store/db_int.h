@@ -19,6 +19,9 @@ struct dn_db {
     int ncache;
     int in_tx;  /* transaction depth: 0 none, 1 a transaction, n > 1 n - 1 savepoints inside it */
     int tx_err; /* first error inside the current transaction, 0 if none */
+    /* Write lock of the open transaction: 0 none (read), -1 the whole store,
+     * else the scope of dn_db_begin_write_in. */
+    int64_t tx_lock;
     int last_err;
     char errmsg[512];
 };
@@ -37,7 +40,9 @@ struct dn_db_ops {
     int (*open)(const char *target, dn_db_t **out, char *err, size_t errlen);
     void (*close)(dn_db_t *db);
     int (*exec)(dn_db_t *db, const char *sql);
-    int (*begin)(dn_db_t *db, int write);
+    /* write: 0 read; 1 write, holding the write lock of scope (0 = the
+     * whole store; backends without finer locks take the whole store). */
+    int (*begin)(dn_db_t *db, int write, int64_t scope);
     /* On failure commit leaves no transaction open (it rolls back). */
     int (*commit)(dn_db_t *db);
     int (*rollback)(dn_db_t *db);

@@ -352,8 +352,10 @@ static void sq_close(dn_db_t *db)
     free(db);
 }
 
-static int sq_begin(dn_db_t *db, int write)
+/* One write lock per database file: a scope is the whole store here. */
+static int sq_begin(dn_db_t *db, int write, int64_t scope)
 {
+    (void)scope;
     if (!write)
         return raw_exec(db, "BEGIN");
     int rc = writer_lock((sq_db_t *)db);
