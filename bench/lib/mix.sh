@@ -16,10 +16,14 @@ MIX_PERF_EVENTS=
 mix_perf_setup() {
   command -v perf >/dev/null || { log "perf not installed: no statement/fsync counts"; return 0; }
   local ev=() f
+  # A group of our own: perf names the default group after the binary, and
+  # probes left by a run of another binary would make the add fail.
+  mix_perf_teardown
   for f in dn_db_prepare dn_db_exec; do
-    if perf probe -q -x "$DN_BIN" --add "mixbench_$f=$f" >/dev/null 2>&1 ||
-      perf probe -l 2>/dev/null | grep -q "probe_dnevnik:mixbench_$f"; then
-      ev+=("probe_dnevnik:mixbench_$f")
+    if perf probe -q -x "$DN_BIN" --add "mixbench:$f=$f" >/dev/null 2>&1; then
+      ev+=("mixbench:$f")
+    else
+      log "perf probe on $f failed: no statement counts"
     fi
   done
   ev+=(syscalls:sys_enter_fsync syscalls:sys_enter_fdatasync)
@@ -27,7 +31,7 @@ mix_perf_setup() {
   perf stat -e "$MIX_PERF_EVENTS" -- true >/dev/null 2>&1 || { log "perf stat cannot count $MIX_PERF_EVENTS"; MIX_PERF_EVENTS=; }
 }
 mix_perf_teardown() {
-  perf probe -q --del 'probe_dnevnik:mixbench_*' >/dev/null 2>&1 || true
+  perf probe -q --del 'mixbench:*' >/dev/null 2>&1 || true
 }
 
 # mix_dataset STUDENTS SCHOOLS SEED: the cached SQLite data set (generated on
@@ -138,7 +142,7 @@ mix_scenario() {
     errors=$((errors + $(res "$f" $k)))
   done
   local stmts fsyncs
-  stmts=$( [ -f "$perf_out" ] && awk -F, '$3 ~ /mixbench_dn_db_/ {s += $1} END {print s + 0}' "$perf_out" || true)
+  stmts=$( [ -f "$perf_out" ] && awk -F, '$3 ~ /mixbench:dn_db_/ {s += $1} END {print s + 0}' "$perf_out" || true)
   fsyncs=$( [ -f "$perf_out" ] && awk -F, '$3 ~ /sys_enter_f(data)?sync/ {s += $1} END {print s + 0}' "$perf_out" || true)
   ms() { awk -v v="$(res "$f" "$1")" 'BEGIN{printf "%.1f", v / 1000}'; }
   {

@@ -11,12 +11,17 @@
 #   storm   the mix paced at half of `max` alone, then again with a login
 #           storm (POST /auth/login of random users, 16 connections) beside it
 #   writes  the write kinds of the mix only, maximum throughput; fsyncs counted
+#   marks   the student marks page alone (the deck's `marks` lines), maximum
+#           throughput: target 6 of the issue
+#   markpost  mark POSTs alone (the deck's `mark_post` lines, then the same
+#           lines with every value changed, so each request really changes a
+#           mark), maximum throughput: durable marks/s, target 4
 #
 # Env: BENCH_STUDENTS (10000), BENCH_SCHOOLS (students/1000, at least 1),
 # BENCH_SEED (1), BENCH_MIX_DB ("sqlite pg"), BENCH_MIX_PG_STUDENTS (as
 # BENCH_STUDENTS), BENCH_MIX_PG_URL + BENCH_MIX_PG_LOGINS (+ BENCH_MIX_PG_PIDFILE, its
 # postmaster.pid) to use a loaded database instead, BENCH_MIX_RATE (15444), BENCH_MIX_SCENARIOS ("max rate storm
-# writes"), BENCH_MIX_GENCHECK (1: measure the generator against nginx),
+# writes marks markpost"), BENCH_MIX_GENCHECK (1: measure the generator against nginx),
 # BENCH_MIX_PROFILE (1: perf record -g of the server under the max mix, SQLite),
 # BENCH_MIX_USERS (3000 sampled users per role), BENCH_MIX_REQUESTS (40000 in the deck),
 # BENCH_MIX_RETRIES (2: runs of a scenario whose server crashed).
@@ -25,7 +30,7 @@
 # runs in a throwaway cluster loaded by `dnevnik gen` each time.
 # The section is `mix` at the default size, `mix-<students>` otherwise, so the
 # scaling curve (10k / 100k / 1M) keeps one section per size.
-# bench-timeout: 20 * BENCH_DURATION + 900
+# bench-timeout: 30 * BENCH_DURATION + 900
 set -euo pipefail
 source "$BENCH_LIB/common.sh"
 source "$BENCH_LIB/mix.sh"
@@ -39,7 +44,7 @@ DBS=${BENCH_MIX_DB:-sqlite pg}
 PG_STUDENTS=${BENCH_MIX_PG_STUDENTS:-$STUDENTS}
 PG_SCHOOLS=$(( PG_STUDENTS / 1000 > 0 ? PG_STUDENTS / 1000 : 1 ))
 RATE=${BENCH_MIX_RATE:-15444}
-SCENARIOS=${BENCH_MIX_SCENARIOS:-max rate storm writes}
+SCENARIOS=${BENCH_MIX_SCENARIOS:-max rate storm writes marks markpost}
 CONNS=$BENCH_CONNECTIONS
 RATE_CONNS=${BENCH_MIX_RATE_CONNECTIONS:-256}
 
@@ -97,6 +102,7 @@ run_backend() { # run_backend sqlite|pg
   fi
   t=$(stamp)
   mix_deck "$BENCH_DB_URL" "$LOGINS" "$dir/deck"
+  single_kind_decks "$dir/deck"
   TIMING[${db}_deck]=$(took "$t")
   cp "$dir/deck.json.log" "$BENCH_OUT/$db-deck.json"
   log "deck: $(cat "$dir/deck.json.log")"
@@ -119,6 +125,8 @@ run_backend() { # run_backend sqlite|pg
         scenario "$db-calm" "$dir/deck" mix "$base" "$CONNS"
         scenario "$db-storm" "$dir/deck" mix "$base" "$CONNS" login 16 ;;
       writes) scenario "$db-writes" "$dir/deck" writes 0 "$CONNS" ;;
+      marks) scenario "$db-marks" "$dir/deck" marks 0 "$CONNS" ;;
+      markpost) scenario "$db-markpost" "$dir/deck" markpost 0 "$CONNS" ;;
       *) die "unknown scenario '$s'" ;;
     esac
     TIMING[$db-$s]=$(took "$t")
@@ -126,6 +134,18 @@ run_backend() { # run_backend sqlite|pg
   if [ "${BENCH_MIX_PROFILE:-0}" = 1 ] && [ "$db" = sqlite ]; then
     mix_profile "$db" "$dir/deck"
   fi
+}
+
+# single_kind_decks DECK_DIR: marks.deck (the student marks page) and
+# markpost.deck (mark POSTs; the second half sets every value to the next one
+# 1..5, so replaying the deck in a loop changes a mark with every request).
+single_kind_decks() {
+  awk -F'\t' '$5 == "marks"' "$1/mix.deck" >"$1/marks.deck"
+  awk -F'\t' '$5 == "mark_post"' "$1/mix.deck" >"$1/markpost.deck"
+  awk -F'\t' '$5 == "mark_post" && match($0, /"value": [1-5]/) {
+    v = substr($0, RSTART + 9, 1); print substr($0, 1, RSTART + 8) (v % 5 + 1) substr($0, RSTART + 10) }' \
+    "$1/mix.deck" >>"$1/markpost.deck"
+  [ -s "$1/marks.deck" ] && [ -s "$1/markpost.deck" ] || die "the deck has no marks or mark_post lines"
 }
 
 # mix_profile DB DECK_DIR: perf record -g of a fresh server under the max mix;
@@ -222,7 +242,7 @@ section=$BENCH_TMP/section.md
   echo "wrk commands:"
   echo
   echo '```'
-  for f in "$BENCH_OUT"/*-max.cmd "$BENCH_OUT"/*-rate.cmd "$BENCH_OUT"/*-storm.cmd "$BENCH_OUT"/*-storm-companion.cmd "$BENCH_OUT"/*-writes.cmd; do
+  for f in "$BENCH_OUT"/*-max.cmd "$BENCH_OUT"/*-rate.cmd "$BENCH_OUT"/*-storm.cmd "$BENCH_OUT"/*-storm-companion.cmd "$BENCH_OUT"/*-writes.cmd "$BENCH_OUT"/*-markpost.cmd "$BENCH_OUT"/*-marks.cmd; do
     [ -f "$f" ] && echo "$(basename "$f" .cmd): $(cat "$f")"
   done
   echo '```'
@@ -247,6 +267,8 @@ section=$BENCH_TMP/section.md
     row "$db-calm" "3a mix paced, no storm"
     row "$db-storm" "3b same + login storm"
     row "$db-writes" "4 writes only, max (c$CONNS)"
+    row "$db-markpost" "4b mark POSTs only, max (c$CONNS)"
+    row "$db-marks" "6 student marks page alone, max (c$CONNS)"
     echo
     if [ -f "$BENCH_OUT/$db-max.env" ]; then
       (source "$BENCH_OUT/$db-max.env"; echo "Against the issue's target of $RATE req/s of this mix on one box: **$rps req/s** at maximum throughput, $(awk -v a="$rps" -v b="$RATE" 'BEGIN{printf "%.1f", 100 * a / b}') % of it (with wrk sharing the 2 cores).")
@@ -258,6 +280,14 @@ section=$BENCH_TMP/section.md
     fi
     if [ -f "$BENCH_OUT/$db-storm.env" ]; then
       (source "$BENCH_OUT/$db-storm.env"; echo "Scenario 3 login storm beside the mix: $comp_requests logins in ${BENCH_DURATION} s ($comp_rps/s, p50 $comp_p50 ms, p99 $comp_p99 ms, errors $comp_errors); non-login p99 $(source "$BENCH_OUT/$db-calm.env"; echo "$p99") ms without → $p99 ms with the storm.")
+      echo
+    fi
+    if [ -f "$BENCH_OUT/$db-markpost.env" ]; then
+      (source "$BENCH_OUT/$db-markpost.env"; echo "Scenario 4b: **$rps acknowledged mark POSTs/s** (each answered after its commit was on disk; the issue's target is 5,000), $fsyncs_per_req fsyncs per mark (group commit).")
+      echo
+    fi
+    if [ -f "$BENCH_OUT/$db-marks.env" ]; then
+      (source "$BENCH_OUT/$db-marks.env"; echo "Scenario 6: the student marks page alone at **$rps req/s** (the issue's target is 16,000: 500× a PHP school system's 32 req/s), $cpu_us_per_req µs of server CPU and $stmts_per_req statements per request.")
       echo
     fi
     local_t=""
