@@ -20,7 +20,7 @@ set -euo pipefail
 RUN_PKGS=(make gcc libc6-dev pkg-config meson ninja-build python3
   libh2o-evloop-dev libssl-dev libsqlite3-dev libpq-dev libjansson-dev
   libsodium-dev libjwt-dev zlib1g-dev libbrotli-dev libcurl4-openssl-dev
-  libhiredis-dev sqlite3)
+  libhiredis-dev libxxhash-dev sqlite3)
 TEST_PKGS=(libcriterion-dev postgresql-15 postgresql-client-15 prometheus curl chromium
   patroni etcd-server etcd-client haproxy redis-server python3-psycopg2 iproute2
   clang-14 libclang-rt-14-dev)  # clang-14 + libclang-rt-14-dev: libFuzzer, tests/suites/20-fuzz.sh

@@ -2,7 +2,11 @@
  * etag.c - ETag / If-None-Match for JSON responses (see etag.h).
  *
  * The body is serialized once into the request pool; the hash is taken over
- * those bytes, so the tag describes exactly what a 200 would have sent. A
+ * those bytes, so the tag describes exactly what a 200 would have sent.
+ * XXH3 (libxxhash) rather than a byte-at-a-time FNV-1a: the FNV loop was
+ * 3.6 % of the server's CPU on the student marks page (perf), XXH3 is ~30x
+ * faster per byte. A tag needs no cryptographic strength: it is compared
+ * only with tags this server handed to the same user. A
  * weak comparison is used for If-None-Match (RFC 9110 13.1.2): "W/" prefixes
  * are ignored, lists are split on commas.
  *
@@ -15,20 +19,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "api/etag.h"
 #include "core/error.h"
 #include "http/compress.h"
 
-static uint64_t fnv1a64(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 int dn_etag_matches(const char *inm, const char *tag)
 {
@@ -100,7 +96,7 @@ void dn_res_json_etag(dn_req_t *req, json_t *body)
 
 void dn_res_body_etag(dn_req_t *req, const char *buf, size_t len)
 {
-    unsigned long long h = (unsigned long long)fnv1a64(buf, len);
+    unsigned long long h = (unsigned long long)XXH3_64bits(buf, len);
     dn_coding_t coding = len >= DN_COMPRESS_MIN_BYTES ? dn_compress_choose(req->accept_encoding) : DN_CODING_IDENTITY;
     char tag[32];
     if (coding != DN_CODING_IDENTITY)

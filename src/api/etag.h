@@ -2,7 +2,7 @@
  * etag.h - conditional GET for read-heavy JSON pages.
  *
  * The ETag is a strong validator computed from the exact bytes of the
- * compact JSON body (FNV-1a 64), so two identical answers always carry the
+ * compact JSON body (XXH3 64), so two identical answers always carry the
  * same tag and any change in the data changes it. Responses are marked
  * "private, no-cache": browsers may keep them but must revalidate, which is
  * what makes a 304 cheap for the everyday diary pages.

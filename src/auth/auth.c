@@ -571,14 +571,14 @@ const dn_principal_t *dn_auth_require(dn_req_t *req)
     while (*tok == ' ')
         tok++;
     dn_principal_t *p = h2o_mem_alloc_pool(&req->pool, sizeof(dn_principal_t));
-    if (dn_jwt_verify(current_keys(a), tok, dn_now_ms() / 1000, p) != 0) {
+    int64_t iat = 0;
+    if (dn_jwt_verify_claims(current_keys(a), tok, dn_now_ms() / 1000, p, &iat) != 0) {
         if (dn_auth_throttle_address(req) != 0)
             return NULL;
         unauthorized(req, "invalid or expired access token");
         return NULL;
     }
-    int64_t peek_uid = 0, iat = 0;
-    if (dn_cluster_jwt_peek(tok, &peek_uid, &iat) == 0 && dn_cluster_token_revoked(req->app, p->user_id, iat)) {
+    if (dn_cluster_token_revoked(req->app, p->user_id, iat)) {
         unauthorized(req, "the access token was revoked");
         return NULL;
     }

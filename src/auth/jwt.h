@@ -57,5 +57,8 @@ int dn_jwt_sign(const dn_jwt_keys_t *ks, const dn_principal_t *p, int64_t now_s,
  * and fill *p from its claims. 0 or DN_EUNAUTH.
  */
 int dn_jwt_verify(const dn_jwt_keys_t *ks, const char *token, int64_t now_s, dn_principal_t *p);
+/** dn_jwt_verify that also returns the token's "iat" (0 when absent). */
+int dn_jwt_verify_claims(const dn_jwt_keys_t *ks, const char *token, int64_t now_s, dn_principal_t *p,
+                         int64_t *iat_s);
 
 #endif

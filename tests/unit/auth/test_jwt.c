@@ -88,6 +88,73 @@ Test(jwt, tampered_payload_or_signature_is_rejected)
     free(tok);
 }
 
+/* "header.claims" (JSON texts) signed with ks's signing key by hand, so the
+ * claim checks behind the signature can be reached with odd claims. */
+static char *hand_signed(const dn_jwt_keys_t *ks, const char *claims_json, const char *sig_suffix)
+{
+    char header[256], h64[512], c64[2048], s64[128], *out = malloc(4096);
+    snprintf(header, sizeof header, "{\"alg\":\"HS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", ks->keys[0].kid);
+    sodium_bin2base64(h64, sizeof h64, (const unsigned char *)header, strlen(header),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(c64, sizeof c64, (const unsigned char *)claims_json, strlen(claims_json),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(out, 4096, "%s.%s", h64, c64);
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, ks->keys[0].key, ks->keys[0].len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)out, strlen(out));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2base64(s64, sizeof s64, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(out + strlen(out), 4096 - strlen(out), ".%s%s", s64, sig_suffix);
+    return out;
+}
+
+/* The hand-written verification (jwt.c) against what libjwt used to check. */
+Test(jwt, hand_signed_claims_are_checked)
+{
+    cr_assert_geq(sodium_init(), 0);
+    dn_jwt_keys_t ks = keys_with(3);
+    dn_principal_t out;
+    int64_t iat = -1;
+    struct {
+        const char *claims, *suffix;
+        int rc;
+    } cases[] = {
+        {"{\"sub\":\"42\",\"exp\":2000,\"iat\":900,\"tv\":3,\"roles\":[[7,\"teacher\"]]}", "", 0},
+        {"{\"sub\":\"42\",\"exp\":2000,\"roles\":[]}", "", 0},                       /* no tv, no iat */
+        {"{\"sub\":\"42\",\"exp\":2000,\"roles\":[]}", ".x", DN_EUNAUTH},            /* a fourth part */
+        {"{\"sub\":\"42\",\"exp\":2000,\"roles\":[]}", "AA", DN_EUNAUTH},            /* signature too long */
+        {"{\"sub\":\"42\",\"exp\":\"2000\",\"roles\":[]}", "", DN_EUNAUTH},         /* exp a string */
+        {"{\"sub\":\"42\",\"roles\":[]}", "", DN_EUNAUTH},                             /* no exp */
+        {"{\"sub\":\"42\",\"exp\":1000,\"roles\":[]}", "", DN_EUNAUTH},              /* exp == now */
+        {"{\"sub\":42,\"exp\":2000,\"roles\":[]}", "", DN_EUNAUTH},                    /* sub a number */
+        {"{\"sub\":\"42x\",\"exp\":2000,\"roles\":[]}", "", DN_EUNAUTH},
+        {"{\"sub\":\"0\",\"exp\":2000,\"roles\":[]}", "", DN_EUNAUTH},
+        {"{\"sub\":\"42\",\"exp\":2000,\"tv\":-1,\"roles\":[]}", "", DN_EUNAUTH},
+        {"{\"sub\":\"42\",\"exp\":2000,\"tv\":\"1\",\"roles\":[]}", "", DN_EUNAUTH},
+        {"{\"sub\":\"42\",\"exp\":2000,\"iat\":\"x\",\"roles\":[]}", "", DN_EUNAUTH},
+        {"{\"sub\":\"42\",\"exp\":2000}", "", DN_EUNAUTH},                             /* no roles */
+        {"{\"sub\":\"42\",\"exp\":2000,\"roles\":[[7,\"king\"]]}", "", DN_EUNAUTH},
+        {"{\"sub\":\"42\",\"exp\":2000,\"roles\":[[\"7\",\"admin\"]]}", "", DN_EUNAUTH},
+        {"[1,2]", "", DN_EUNAUTH},
+        {"not json", "", DN_EUNAUTH},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *tok = hand_signed(&ks, cases[i].claims, cases[i].suffix);
+        cr_assert_eq(dn_jwt_verify_claims(&ks, tok, 1000, &out, &iat), cases[i].rc, "case %zu: %s", i, cases[i].claims);
+        free(tok);
+    }
+    char *tok = hand_signed(&ks, cases[0].claims, "");
+    cr_assert_eq(dn_jwt_verify_claims(&ks, tok, 1000, &out, &iat), 0);
+    cr_assert_eq(out.user_id, 42);
+    cr_assert_eq(out.token_version, 3);
+    cr_assert_eq(iat, 900);
+    cr_assert(dn_principal_has(&out, DN_ROLE_TEACHER, 7));
+    dn_jwt_keys_t other = keys_with(4);
+    cr_assert_eq(dn_jwt_verify(&other, tok, 1000, &out), DN_EUNAUTH, "another key set");
+    free(tok);
+}
+
 Test(jwt, wrong_kid_is_rejected_and_rotation_keeps_old_keys)
 {
     dn_jwt_keys_t a = keys_with(1), b = keys_with(2);
