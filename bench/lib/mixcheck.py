@@ -2,8 +2,9 @@
 """mixcheck.py - send the first requests of each kind of a deck once and
 tally the HTTP statuses per kind, so a deck that mostly earns 403/404/409
 is caught before it is benchmarked (wrk only counts non-2xx/3xx overall).
-Also prints each kind's median single-request latency (one request at a
-time, so it shows which page is slow, not throughput).
+Also prints each kind's single-request latency, p50 and p99 (one request at
+a time on a fresh connection, so it shows what a page costs and whether it
+grows with the data set, not throughput).
 
 Usage: mixcheck.py URL DECK TOKENS [PER_KIND]   (exit 1 if a kind is < 90 % 2xx)
 """
@@ -13,6 +14,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
 def main():
@@ -50,8 +56,8 @@ def main():
     for kind in sorted(status):
         c = status[kind]
         ok = sum(v for k, v in c.items() if 200 <= k < 300)
-        print("%-16s %-14s median %6.1f ms" % (kind, " ".join("%d×%d" % (v, k) for k, v in sorted(c.items())),
-                                                statistics.median(took[kind])))
+        print("%-16s %-14s p50 %6.1f ms p99 %6.1f ms" % (kind, " ".join("%d×%d" % (v, k) for k, v in sorted(c.items())),
+                                                       statistics.median(took[kind]), pct(took[kind], 0.99)))
         if ok < 0.9 * sum(c.values()):
             bad = True
     for (kind, code), msg in sorted(sample_err.items()):

@@ -24,7 +24,8 @@
 # writes marks markpost"), BENCH_MIX_GENCHECK (1: measure the generator against nginx),
 # BENCH_MIX_PROFILE (1: perf record -g of the server under the max mix, SQLite),
 # BENCH_MIX_USERS (3000 sampled users per role), BENCH_MIX_REQUESTS (40000 in the deck),
-# BENCH_MIX_RETRIES (2: runs of a scenario whose server crashed).
+# BENCH_MIX_RETRIES (2: runs of a scenario whose server crashed), BENCH_MIX_PAGE_SAMPLES (200
+# requests of each kind, one at a time, for the per-page latencies).
 # SQLite data sets are cached in bench/data/ (keyed by size and seed) and
 # copied per run, so the benchmark's writes never touch the cache; PostgreSQL
 # runs in a throwaway cluster loaded by `dnevnik gen` each time.
@@ -108,7 +109,8 @@ run_backend() { # run_backend sqlite|pg
   log "deck: $(cat "$dir/deck.json.log")"
   # every kind must mostly succeed before its numbers mean anything
   start_dnevnik "$db-check"
-  python3 "$BENCH_LIB/mixcheck.py" "http://127.0.0.1:$DN_PORT" "$dir/deck/mix.deck" "$dir/deck/tokens.txt" 10 \
+  python3 "$BENCH_LIB/mixcheck.py" "http://127.0.0.1:$DN_PORT" "$dir/deck/mix.deck" "$dir/deck/tokens.txt" \
+    "${BENCH_MIX_PAGE_SAMPLES:-200}" \
     >"$BENCH_OUT/$db-check.txt" || { cat "$BENCH_OUT/$db-check.txt" >&2; die "the $db deck does not pass mixcheck"; }
   kill -TERM "$DN_PID"; wait "$DN_PID" 2>/dev/null || true
 
@@ -280,6 +282,15 @@ section=$BENCH_TMP/section.md
     fi
     if [ -f "$BENCH_OUT/$db-storm.env" ]; then
       (source "$BENCH_OUT/$db-storm.env"; echo "Scenario 3 login storm beside the mix: $comp_requests logins in ${BENCH_DURATION} s ($comp_rps/s, p50 $comp_p50 ms, p99 $comp_p99 ms, errors $comp_errors); non-login p99 $(source "$BENCH_OUT/$db-calm.env"; echo "$p99") ms without → $p99 ms with the storm.")
+      echo
+    fi
+    if [ -f "$BENCH_OUT/$db-check.txt" ]; then
+      echo "Every kind of request on its own, one at a time on a fresh connection (${BENCH_MIX_PAGE_SAMPLES:-200} each, bench/lib/mixcheck.py;"
+      echo "statuses, then single-request latency), for the scaling curve of target 3:"
+      echo
+      echo '```'
+      grep -v '^  e.g.' "$BENCH_OUT/$db-check.txt"
+      echo '```'
       echo
     fi
     if [ -f "$BENCH_OUT/$db-markpost.env" ]; then
