@@ -163,7 +163,11 @@ static void *store_thread_init(int index, void *arg, char *err, size_t errlen)
  * first try: it still gave the hashing threads ~10 % of a busy core and
  * full time slices, and the others' p99 rose 6x during a storm. Where
  * SCHED_IDLE is refused (a seccomp'd container), nice 19 is the fallback.
- * Linux applies both per thread.
+ * Linux applies both per thread. SCHED_IDLE alone was not enough: each hash
+ * streams through 19 MiB, and with a hashing thread on every core the
+ * others' p99 still doubled (memory traffic and caches, not CPU time); with
+ * hashing on half the cores (--hash-threads, default) it rose 1.0-1.3x, for
+ * ~30 % fewer sign-ins per second (BENCHMARKS.md, scenario 3).
  */
 #define CPU_POOL_FALLBACK_NICE 19
 
@@ -310,7 +314,8 @@ static int cmd_serve(int argc, char **argv)
         dn_log_error("main", "cannot start store workers: %s", err);
         goto done;
     }
-    pools[DN_POOL_CPU] = dn_workq_new("cpu", default_threads(), cpu_thread_init, NULL, &app, err, sizeof(err));
+    int hash_threads = app.config.hash_threads > 0 ? app.config.hash_threads : (default_threads() + 1) / 2;
+    pools[DN_POOL_CPU] = dn_workq_new("cpu", hash_threads, cpu_thread_init, NULL, &app, err, sizeof(err));
     if (pools[DN_POOL_CPU] == NULL) {
         dn_log_error("main", "cannot start CPU workers: %s", err);
         goto done;

@@ -70,6 +70,8 @@ static const opt_t options[] = {
      "event-loop threads; 0 = one per online CPU"},
     {"workers", T_INT, INT_FIELD(workers), "0", 0, 1024, NULL, NULL, NULL, 0, "N",
      "store worker threads; 0 = auto (2x CPUs sqlite, 4x postgres)"},
+    {"hash-threads", T_INT, INT_FIELD(hash_threads), "0", 0, 256, NULL, NULL, "serve", 0, "N",
+     "password-hashing threads (sign-ins); 0 = half the online CPUs, at least 1"},
     {"db", T_STR, STR_FIELD(db_url), "sqlite:dnevnik.db", 1, 0, NULL, NULL, NULL, 0, "URL",
      "store: sqlite:PATH or postgresql://..."},
     {"max-body", T_SIZE, SIZE_FIELD(max_body), "1m", 1, GiB, NULL, NULL, NULL, 0, "SIZE",

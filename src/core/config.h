@@ -16,6 +16,7 @@ typedef struct dn_config {
     char listen[128];          /* --listen host:port, default 127.0.0.1:8080 */
     int threads;               /* --threads, event loops, default = cores */
     int workers;               /* --workers, store workers, default 2*cores (sqlite) / 4*cores (pg) when 0 */
+    int hash_threads;          /* --hash-threads, password hashing, 0 = half the cores (at least 1) */
     char db_url[1024];         /* --db, default sqlite:dnevnik.db */
     size_t max_body;           /* --max-body bytes, default 1 MiB */
     int request_timeout_ms;    /* --request-timeout, header/body/idle timeout, default 10000 */
