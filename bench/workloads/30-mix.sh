@@ -244,7 +244,7 @@ section=$BENCH_TMP/section.md
   echo "Columns: latency percentiles from wrk (exact, from the send of each request); errors = non-2xx/3xx"
   echo "+ socket errors + timeouts; server CPU = user+system time of dnevnik (for PostgreSQL plus the cluster's"
   echo "processes) in the measured window; peak RSS = VmHWM of dnevnik; statements/req = calls of"
-  echo "dn_db_prepare + dn_db_exec (perf uprobes; the /metrics store counter is never fed in this build) per"
+  echo "dn_db_prepare + dn_db_exec (perf uprobes on the server binary, outside the server) per"
   echo "request; fsyncs = fsync + fdatasync syscalls of the same processes (perf stat tracepoints)."
   echo "wrk commands:"
   echo
