@@ -55,7 +55,7 @@ bench: bench-release
 
 # The mix at region scale: generating 100,000 students takes ~4 min on SQLite
 # (cached in bench/data/ afterwards, 2 GB) plus the PostgreSQL load each run;
-# 1,000,000 students take ~40 min and ~20 GB of disk for SQLite alone, so
+# 1,000,000 students take ~30 min and ~21 GB of disk for SQLite alone, so
 # PostgreSQL stays at 100,000 there unless BENCH_MIX_PG_STUDENTS says otherwise.
 bench-region: bench-release
 	BENCH_WORKLOADS=mix BENCH_STUDENTS=100000 BENCH_MIX_PG_STUDENTS=$${BENCH_MIX_PG_STUDENTS:-100000} \

@@ -516,20 +516,28 @@ static void *second_writer(void *arg)
     return NULL;
 }
 
-STORE_TEST(db, writers_are_serialised)
+/* The first writer holds first_scope (0: the whole store) for 300 ms while
+ * a second connection begins second_scope: the second must wait for it. */
+static void assert_second_writer_waits(int64_t first_scope, int64_t second_scope)
 {
     make_people();
-    cr_assert_eq(dn_db_begin_write(fx_db), 0, "%s", dn_db_errmsg(fx_db));
+    int rc = first_scope ? dn_db_begin_write_in(fx_db, first_scope) : dn_db_begin_write(fx_db);
+    cr_assert_eq(rc, 0, "%s", dn_db_errmsg(fx_db));
     fx_exec(fx_db, "INSERT INTO people (id) VALUES (1)");
-    struct writer w = {fx_url, -1, 0, 0, 2};
+    struct writer w = {fx_url, -1, 0, second_scope, 2};
     pthread_t t;
     pthread_create(&t, NULL, second_writer, &w);
     usleep(300 * 1000);
     cr_assert_eq(dn_db_commit(fx_db), 0);
     pthread_join(t, NULL);
-    cr_assert_eq(w.rc, 0);
+    cr_assert_eq(w.rc, 0, "%d", w.rc);
     cr_assert_geq(w.waited, 0.2, "waited %.3f s", w.waited);
     cr_assert_eq(fx_int(fx_db, &q_count_people), 2);
+}
+
+STORE_TEST(db, writers_are_serialised)
+{
+    assert_second_writer_waits(0, 0);
 }
 
 /* The store lock is shared by every test process on the PostgreSQL cluster,
@@ -541,51 +549,20 @@ STORE_TEST(db, writers_are_serialised)
 /* Writers of one scope (a school) queue like whole-store writers. */
 STORE_TEST(db, scoped_writers_of_one_scope_are_serialised)
 {
-    make_people();
-    cr_assert_eq(dn_db_begin_write_in(fx_db, SCOPE_A), 0, "%s", dn_db_errmsg(fx_db));
-    fx_exec(fx_db, "INSERT INTO people (id) VALUES (1)");
-    struct writer w = {fx_url, -1, 0, SCOPE_A, 2};
-    pthread_t t;
-    pthread_create(&t, NULL, second_writer, &w);
-    usleep(300 * 1000);
-    cr_assert_eq(dn_db_commit(fx_db), 0);
-    pthread_join(t, NULL);
-    cr_assert_eq(w.rc, 0, "%d", w.rc);
-    cr_assert_geq(w.waited, 0.2, "waited %.3f s", w.waited);
-    cr_assert_eq(fx_int(fx_db, &q_count_people), 2);
+    assert_second_writer_waits(SCOPE_A, SCOPE_A);
 }
 
 /* A whole-store writer (admin changes, term closing) waits for a scoped
- * one, so a school's journal never sees half of a store-wide change. */
+ * one, so a school's journal never sees half of a store-wide change... */
 STORE_TEST(db, store_writer_waits_for_a_scoped_writer)
 {
-    make_people();
-    cr_assert_eq(dn_db_begin_write_in(fx_db, SCOPE_A), 0, "%s", dn_db_errmsg(fx_db));
-    fx_exec(fx_db, "INSERT INTO people (id) VALUES (1)");
-    struct writer w = {fx_url, -1, 0, 0, 2};
-    pthread_t t;
-    pthread_create(&t, NULL, second_writer, &w);
-    usleep(300 * 1000);
-    cr_assert_eq(dn_db_commit(fx_db), 0);
-    pthread_join(t, NULL);
-    cr_assert_eq(w.rc, 0, "%d", w.rc);
-    cr_assert_geq(w.waited, 0.2, "waited %.3f s", w.waited);
+    assert_second_writer_waits(SCOPE_A, 0);
 }
 
 /* ... and a scoped writer waits for a whole-store writer. */
 STORE_TEST(db, scoped_writer_waits_for_a_store_writer)
 {
-    make_people();
-    cr_assert_eq(dn_db_begin_write(fx_db), 0, "%s", dn_db_errmsg(fx_db));
-    fx_exec(fx_db, "INSERT INTO people (id) VALUES (1)");
-    struct writer w = {fx_url, -1, 0, SCOPE_B, 2};
-    pthread_t t;
-    pthread_create(&t, NULL, second_writer, &w);
-    usleep(300 * 1000);
-    cr_assert_eq(dn_db_commit(fx_db), 0);
-    pthread_join(t, NULL);
-    cr_assert_eq(w.rc, 0, "%d", w.rc);
-    cr_assert_geq(w.waited, 0.2, "waited %.3f s", w.waited);
+    assert_second_writer_waits(0, SCOPE_B);
 }
 
 /* On PostgreSQL writers of two schools run at once: the second begins and
