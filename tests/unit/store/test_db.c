@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "fixture.h"
@@ -565,19 +566,62 @@ STORE_TEST(db, scoped_writer_waits_for_a_store_writer)
     assert_second_writer_waits(0, SCOPE_B);
 }
 
-/* On PostgreSQL writers of two schools run at once: the second begins and
- * commits while the first still holds its scope (with one store-wide lock it
- * would wait 5 s and get DN_EBUSY). */
-Test(db_pg, scoped_writers_of_two_scopes_run_at_once, .init = fx_pg_init, .fini = fx_fini)
+/* Two writers of different scopes on two connections and two threads:
+ * a holds SCOPE_A and waits (at most 3 s) for b to report that it holds
+ * SCOPE_B as well. Never one thread driving both connections: PostgreSQL
+ * queues a new shared lock behind a waiting exclusive one, so a whole-store
+ * writer of another test between a's and b's begin would wedge such a
+ * thread until a lock timeout (it failed the txnest tests that way). */
+struct overlap {
+    const char *url;
+    atomic_int a_state; /* 0 starting, 1 holds SCOPE_A, -1 failed */
+    atomic_int b_held;
+    int saw_b; /* b held SCOPE_B while a held SCOPE_A */
+};
+
+static void *hold_scope_a(void *arg)
 {
-    make_people();
-    cr_assert_eq(dn_db_begin_write_in(fx_db, SCOPE_A), 0, "%s", dn_db_errmsg(fx_db));
-    fx_exec(fx_db, "INSERT INTO people (id) VALUES (1)");
-    struct writer w = {fx_url, -1, 0, SCOPE_B, 2};
-    second_writer(&w); /* on this thread: it must not need the first to end */
-    cr_assert_eq(w.rc, 0, "%d", w.rc);
-    cr_assert_eq(dn_db_commit(fx_db), 0);
-    cr_assert_eq(fx_int(fx_db, &q_count_people), 2);
+    struct overlap *o = arg;
+    char err[256];
+    dn_db_t *db = NULL;
+    if (dn_db_open(o->url, &db, err, sizeof err) != 0 || dn_db_begin_write_in(db, SCOPE_A) != 0) {
+        atomic_store(&o->a_state, -1);
+        dn_db_close(db);
+        return NULL;
+    }
+    atomic_store(&o->a_state, 1);
+    for (int i = 0; i < 300 && !atomic_load(&o->b_held); i++)
+        usleep(10 * 1000);
+    o->saw_b = atomic_load(&o->b_held);
+    dn_db_commit(db);
+    dn_db_close(db);
+    return NULL;
+}
+
+/* On PostgreSQL writers of two schools run at once: the second begins while
+ * the first still holds its school (with one store-wide lock it waits for
+ * the first's commit; the test then fails after 3 tries of 3 s). A try can
+ * lose to another test's whole-store writer queued between the two begins,
+ * hence the tries. */
+Test(db_pg, scoped_writers_of_two_scopes_run_at_once, .init = fx_pg_init, .fini = fx_fini, .timeout = 60)
+{
+    int saw_b = 0;
+    for (int attempt = 0; attempt < 3 && !saw_b; attempt++) {
+        struct overlap o = {.url = fx_url};
+        pthread_t t;
+        pthread_create(&t, NULL, hold_scope_a, &o);
+        while (atomic_load(&o.a_state) == 0)
+            usleep(1000);
+        cr_assert_eq(atomic_load(&o.a_state), 1, "the first writer could not begin");
+        dn_db_t *db = fx_open();
+        cr_assert_eq(dn_db_begin_write_in(db, SCOPE_B), 0, "%s", dn_db_errmsg(db));
+        atomic_store(&o.b_held, 1);
+        cr_assert_eq(dn_db_commit(db), 0, "%s", dn_db_errmsg(db));
+        dn_db_close(db);
+        pthread_join(t, NULL);
+        saw_b = o.saw_b;
+    }
+    cr_assert(saw_b, "a writer of another school waited for the first school's commit");
 }
 
 /* Nesting: a scope inside the whole store or the same scope is a savepoint;
