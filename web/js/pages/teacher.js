@@ -141,6 +141,18 @@ export async function journalPage(main, q, me) {
     if (target) { target.focus(); target.select(); }
   }
 
+  // A click on a cell selects what is there, so typing replaces the mark as
+  // in a spreadsheet (keyboard moves select too). The browser would put the
+  // caret where the click landed: "5" clicked on its left half, then "4",
+  // gave "45". A double click keeps the browser's own behaviour.
+  function selectOnEntry(ev) {
+    const inp = ev.target;
+    if (ev.button !== 0 || ev.detail > 1) return;
+    ev.preventDefault();
+    inp.focus();
+    inp.select();
+  }
+
   let current = null;
   function onKey(ev) {
     const inp = ev.target;
@@ -161,7 +173,7 @@ export async function journalPage(main, q, me) {
     const shown = cellText(cells[key]);
     const inp = h('input.cell', {
       value: shown, maxLength: 2, inputMode: 'text', autocomplete: 'off', 'aria-label': `${s.name}, ${fmtShort(l.date)}`,
-      on: { keydown: onKey, change: (ev) => commit(ev.target), focus: (ev) => { current = ev.target; } },
+      on: { keydown: onKey, change: (ev) => commit(ev.target), focus: (ev) => { current = ev.target; }, mousedown: selectOnEntry },
     });
     Object.assign(inp.dataset, { lesson: l.id, student: s.id, r: ri, c: ci, saved: shown.toLowerCase(), shownValue: shown });
     inputs.set(key, inp);
